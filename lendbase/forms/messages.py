@@ -1,0 +1,68 @@
+"""Validation messages in both UI languages. Codes are stable; texts say how to fix the value."""
+
+from __future__ import annotations
+
+from typing import Any
+
+CATALOG: dict[str, dict[str, str]] = {
+    "required": {"en": "is required", "zh": "必填"},
+    "unknown_field": {"en": "is not a field of this form; remove it (fields: {fields})",
+                      "zh": "不是此表单的字段，请删除（可用字段：{fields}）"},
+    "too_long": {"en": "has {length} characters; at most {max} allowed",
+                 "zh": "长度为 {length} 个字符，最多允许 {max} 个"},
+    "too_short": {"en": "has {length} characters; at least {min} needed",
+                  "zh": "长度为 {length} 个字符，至少需要 {min} 个"},
+    "pattern": {"en": "{value!r} does not have the expected format", "zh": "格式不正确"},
+    "not_text": {"en": "should be text", "zh": "应为文本"},
+    "not_integer": {"en": "{value!r} is not a whole number; enter digits only, e.g. 12",
+                    "zh": "“{value}” 不是整数，请只输入数字，例如 12"},
+    "not_number": {"en": "{value!r} is not a number; enter digits with an optional decimal "
+                         "point, e.g. 8000.50", "zh": "“{value}” 不是数字，例如 8000.50"},
+    "decimals": {"en": "{value} has {places} decimals; {type} allows {decimals}",
+                 "zh": "{value} 有 {places} 位小数，最多允许 {decimals} 位"},
+    "too_many_digits": {"en": "{value} is too large; at most {digits} digits",
+                        "zh": "{value} 超出范围，最多 {digits} 位数字"},
+    "below_min": {"en": "must be at least {min}", "zh": "不能小于 {min}"},
+    "above_max": {"en": "must be at most {max}", "zh": "不能大于 {max}"},
+    "not_date": {"en": "{value!r} is not a date; use YYYY-MM-DD, e.g. 2026-03-31",
+                 "zh": "“{value}” 不是有效日期，格式为 YYYY-MM-DD，例如 2026-03-31"},
+    "not_datetime": {"en": "{value!r} is not a date and time; use YYYY-MM-DDTHH:MM, "
+                           "e.g. 2026-03-31T14:30", "zh": "“{value}” 不是有效的日期时间"},
+    "not_boolean": {"en": "{value!r} is not yes/no; use true or false",
+                    "zh": "“{value}” 不是是/否值"},
+    "not_option": {"en": "{value!r} is not one of the options: {options}",
+                   "zh": "“{value}” 不是可选项之一：{options}"},
+    "not_list": {"en": "should be a list of option values", "zh": "应为选项值的列表"},
+    "too_few_items": {"en": "choose at least {min}", "zh": "至少选择 {min} 项"},
+    "too_many_items": {"en": "choose at most {max}", "zh": "最多选择 {max} 项"},
+    "not_id": {"en": "{value!r} is not a record id; pick a record", "zh": "请选择一条记录"},
+    "no_such_record": {"en": "record {value} of '{target}' does not exist or is not visible "
+                             "to you; pick another", "zh": "所选记录不存在或无权查看"},
+    "id_number": {"en": "{detail}", "zh": "请输入有效的18位身份证号码（校验位或出生日期不正确）"},
+    "uscc": {"en": "{detail}", "zh": "请输入有效的18位统一社会信用代码（校验位不正确）"},
+    "phone": {"en": "{detail}", "zh": "请输入有效的11位手机号码"},
+    "email": {"en": "{detail}", "zh": "请输入有效的电子邮箱地址"},
+    "region": {"en": "{detail}", "zh": "请选择有效的行政区划"},
+    "region_level": {"en": "{value} is not a {level}-level division code",
+                     "zh": "{value} 不是{level_zh}级行政区划代码"},
+    "not_rows": {"en": "should be a list of rows", "zh": "应为行的列表"},
+    "too_few_rows": {"en": "needs at least {min} row(s)", "zh": "至少需要 {min} 行"},
+    "too_many_rows": {"en": "allows at most {max} row(s)", "zh": "最多允许 {max} 行"},
+    "unique": {"en": "{value!r} is already used by another record; it must be unique",
+               "zh": "该值已被其他记录使用，必须唯一"},
+    "readonly": {"en": "is read-only and cannot be changed", "zh": "只读，不能修改"},
+    "file_type": {"en": "files of type {ext} are not allowed; use {accept}",
+                  "zh": "不允许上传 {ext} 类型的文件，允许：{accept}"},
+    "file_size": {"en": "the file is {size_mb:.1f} MB; at most {max_mb} MB allowed",
+                  "zh": "文件大小 {size_mb:.1f} MB，最多允许 {max_mb} MB"},
+}
+
+_LEVEL_ZH = {"province": "省", "city": "市", "county": "区县"}
+
+
+def message(code: str, lang: str = "en", **params: Any) -> str:
+    texts = CATALOG[code]
+    template = texts.get(lang) or texts["en"]
+    if "level" in params:
+        params.setdefault("level_zh", _LEVEL_ZH.get(params["level"], params["level"]))
+    return template.format(**params)

@@ -1,0 +1,79 @@
+"""Form documents: meta-schema and semantic errors with JSON pointers; loading; compiling."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.schema import CreateTable
+
+from lendbase.errors import MetadataError
+from lendbase.forms.compile import compile_schema
+from lendbase.forms.model import check_form
+from tests.sample_forms import label, loan_form, person_form
+
+
+def errors_of(doc: dict) -> dict[str, list[str]]:
+    with pytest.raises(MetadataError) as info:
+        check_form(doc)
+    return info.value.errors
+
+
+def test_valid_form_loads_with_layout_fallback() -> None:
+    form = check_form(person_form())
+    assert form.field("income").decimals == 2
+    assert form.tabs[0].sections[-1].fields[0] == "person_no"  # unplaced fields still shown
+    assert form.title_of({"name": "张三", "id": 1}) == "张三"
+
+
+def test_schema_errors_are_all_reported_with_pointers() -> None:
+    doc = person_form(key="Bad Key")
+    doc["label"] = {"zh": "客户"}
+    doc["fields"][2] = {"key": "kind", "type": "select", "label": label("a", "b")}
+    errors = errors_of(doc)
+    assert set(errors) >= {"/key", "/label", "/fields/2"}
+    assert "lower-case letters" in errors["/key"][0]
+    assert "'en' is required" in errors["/label"][0]
+    assert "'options' is required" in errors["/fields/2"][0]
+
+
+def test_semantic_errors() -> None:
+    doc = person_form()
+    doc["fields"].append({"key": "name", "type": "integer", "label": label("a", "b"),
+                          "max_length": 3})
+    doc["fields"].append({"key": "version", "type": "text", "label": label("a", "b")})
+    doc["title_field"] = "nope"
+    doc["layout"] = {"sections": [{"key": "s", "fields": ["name", "name", "ghost"]}]}
+    errors = errors_of(doc)
+    assert any("used by another field" in m for m in errors["/fields/8/key"])
+    assert any("does not apply to a integer" in m for m in errors["/fields/8/max_length"])
+    assert any("reserved" in m for m in errors["/fields/9/key"])
+    assert "/title_field" in errors
+    assert any("placed twice" in m for m in errors["/layout/sections/0/fields/1"])
+    assert "/layout/sections/0/fields/2" in errors
+
+
+def test_auto_number_format_needs_one_seq() -> None:
+    doc = person_form()
+    doc["fields"][0]["format"] = "P-{YYYY}-{SEQ:4}-{SEQ:2}"
+    assert "/fields/0/format" in errors_of(doc)
+
+
+def test_compile_tables_on_both_dialects() -> None:
+    person = check_form(person_form())
+    loan = check_form(loan_form())
+    schema = compile_schema([(person, (), "a", 1), (loan, (), "b", 1)])
+    table = schema["person"].table
+    expected = {"id", "version", "owner_id", "id_number", "id_number__h", "income"}
+    assert expected <= set(table.c.keys())
+    assert "contacts" not in table.c  # sub-table rows live in their own table
+    child = schema["person"].child_tables["contacts"]
+    pg = str(CreateTable(child).compile(dialect=postgresql.dialect()))
+    assert "REFERENCES f_person (id) ON DELETE CASCADE" in pg
+    loan_sql = str(CreateTable(schema["loan"].table).compile(dialect=sqlite.dialect()))
+    assert "REFERENCES f_person (id) ON DELETE RESTRICT" in loan_sql
+    assert "amount NUMERIC(18, 2)" in loan_sql
+    person_pg = str(CreateTable(table).compile(dialect=postgresql.dialect()))
+    assert "UNIQUE (id_number__h)" in person_pg
+    assert "id_number TEXT" in person_pg  # ciphertext, never the plain value
+    index_names = {ix.name for ix in table.indexes}
+    assert "ix_f_person_income" in index_names
