@@ -1,0 +1,1 @@
+"""Apps shipped with LendBase (folders of metadata documents)."""

@@ -1,0 +1,1 @@
+"""The credit-lending template: metadata, demo data, amortization."""

@@ -1,0 +1,174 @@
+"""List queries: filters (condition trees), sort, search and keyset pagination.
+
+No page ever counts the whole table: a page fetches ``limit + 1`` rows to know whether another
+follows, and the cursor carries the sort key of the last row, so page 500 costs what page 1 does.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, Table, and_, false, or_, select
+
+from lendbase.conditions.sql import SqlConditionCompiler
+from lendbase.errors import ValidationFailed
+from lendbase.forms.compile import SYSTEM_COLUMNS
+from lendbase.forms.model import FormDef
+from lendbase.forms.naming import hash_column_for
+from lendbase.forms.values import FieldValueError, coerce_value, literal_coercer
+
+MAX_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class SortKey:
+    column: str
+    descending: bool
+
+
+def parse_sort(form: FormDef, order_by: Sequence[str] | None) -> list[SortKey]:
+    """Sort keys from ``["-created_at", "name"]``; ``id`` is always the final tie-breaker."""
+    sortable = {f.key for f in form.stored_fields if not f.sensitive and f.type != "multiselect"}
+    sortable |= set(SYSTEM_COLUMNS)
+    keys: list[SortKey] = []
+    id_descending: bool | None = None
+    for item in order_by or form.default_sort or ["-id"]:
+        name = item.lstrip("-")
+        if name not in sortable:
+            raise ValidationFailed({"order_by": [
+                f"cannot sort by {name!r}; sortable: {', '.join(sorted(sortable))}"]})
+        if name == "id":
+            id_descending = item.startswith("-")
+            break
+        keys.append(SortKey(name, item.startswith("-")))
+    if len(keys) > 3:
+        raise ValidationFailed({"order_by": ["sort by at most 3 fields"]})
+    if id_descending is None:
+        id_descending = keys[-1].descending if keys else True
+    return [*keys, SortKey("id", id_descending)]
+
+
+def _dump(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return {"d": str(value)}
+    if isinstance(value, datetime):
+        return {"t": value.isoformat()}
+    if isinstance(value, date):
+        return {"D": value.isoformat()}
+    return value
+
+
+def _load(value: Any) -> Any:
+    if isinstance(value, dict):
+        if "d" in value:
+            return Decimal(value["d"])
+        if "t" in value:
+            return datetime.fromisoformat(value["t"])
+        if "D" in value:
+            return date.fromisoformat(value["D"])
+    return value
+
+
+def encode_cursor(row: Mapping[str, Any], keys: list[SortKey]) -> str:
+    payload = json.dumps([_dump(row[k.column]) for k in keys], separators=(",", ":"))
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, keys: list[SortKey]) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(values, list) or len(values) != len(keys):
+            raise ValueError
+        return [_load(v) for v in values]
+    except (ValueError, TypeError):
+        raise ValidationFailed({"after": [
+            "the cursor is not valid for this sort order; start again from the first page"]}
+        ) from None
+
+
+def _after(table: Table, keys: list[SortKey], values: list[Any]) -> ColumnElement[bool]:
+    """Rows strictly after ``values`` in the order of ``keys``.
+
+    NULL sorts as the largest value (last ascending, first descending), which is PostgreSQL's
+    native order, so an index on (column, id) serves both directions.
+    """
+    clauses = []
+    for i, key in enumerate(keys):
+        col = table.c[key.column]
+        value = values[i]
+        equal_prefix = [
+            (table.c[k.column].is_(None) if v is None else table.c[k.column] == v)
+            for k, v in zip(keys[:i], values[:i], strict=True)
+        ]
+        if value is None:
+            if not key.descending:
+                continue  # nothing sorts after NULL ascending, except by later keys
+            beyond = col.is_not(None)
+        elif key.descending:
+            beyond = col < value
+        else:
+            beyond = or_(col > value, col.is_(None))
+        clauses.append(and_(*equal_prefix, beyond))
+    return or_(*clauses) if clauses else false()
+
+
+def order_clauses(table: Table, keys: list[SortKey]) -> list[Any]:
+    return [
+        table.c[k.column].desc().nulls_first() if k.descending
+        else table.c[k.column].asc().nulls_last()
+        for k in keys
+    ]
+
+
+def search_clause(form: FormDef, table: Table, text: str,
+                  lookup_hash: Any) -> ColumnElement[bool]:
+    """Full-text search over the form's searchable fields, plus exact lookup of indexed
+    sensitive fields (by keyed hash) and of auto numbers."""
+    term = text.strip()
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    parts: list[ColumnElement[bool]] = [
+        table.c[f.key].ilike(f"%{escaped}%", escape="\\") for f in form.searchable_fields
+        if f.stored
+    ]
+    for f in form.stored_fields:
+        if f.type == "auto_number":
+            parts.append(table.c[f.key] == term.upper())
+        if f.has_lookup_hash:
+            try:
+                normal = coerce_value(f, term)
+            except FieldValueError:
+                continue
+            parts.append(table.c[hash_column_for(f.key)] == lookup_hash(f, str(normal)))
+    return or_(*parts) if parts else false()
+
+
+def filter_clause(form: FormDef, table: Table,
+                  where: Mapping[str, Any] | None) -> ColumnElement[bool] | None:
+    if not where:
+        return None
+    fields = {f.key: f for f in form.stored_fields if not f.sensitive}
+    columns = {k: k for k in fields} | {k: k for k in SYSTEM_COLUMNS}
+    compiler = SqlConditionCompiler(
+        table, columns=columns, coerce=literal_coercer(fields),
+        multi_valued={k for k, f in fields.items() if f.type == "multiselect"})
+    try:
+        return compiler.compile(where)
+    except (KeyError, TypeError, IndexError) as exc:
+        raise ValidationFailed({"where": [f"malformed condition: {exc}"]}) from None
+
+
+def page_query(table: Table, keys: list[SortKey], conditions: list[Any],
+               after: str | None, limit: int) -> Select:
+    query = select(table)
+    if after:
+        conditions = [*conditions, _after(table, keys, decode_cursor(after, keys))]
+    if conditions:
+        query = query.where(and_(*conditions))
+    return query.order_by(*order_clauses(table, keys)).limit(limit + 1)

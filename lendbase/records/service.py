@@ -1,0 +1,403 @@
+"""Create, read, update, delete and list records of any published form.
+
+One service for the API and the pages: validation (every failing field at once), permissions
+(actions, row scope, field read/write, unmask), optimistic concurrency and the audit trail. It
+takes a Session and an Actor and never commits; the request or job boundary owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from lendbase import db
+from lendbase.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from lendbase.forms.compile import CompiledForm, CompiledSchema
+from lendbase.forms.messages import message
+from lendbase.forms.model import FieldDef
+from lendbase.forms.naming import hash_column_for
+from lendbase.records import query as q
+from lendbase.records.audit import (
+    changed_fields,
+    jsonable,
+    log_access,
+    record_history,
+    write_audit,
+)
+from lendbase.records.autonumber import next_number
+from lendbase.records.codec import RecordCodec
+from lendbase.records.permissions import Actor, FormAccess, access_for, scope_clause
+from lendbase.records.validator import validate_record
+from lendbase.security import FieldCipher
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _as_utc(value: Any) -> Any:
+    """SQLite returns naive datetimes; everything is stored in UTC."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+    @property
+    def has_more(self) -> bool:
+        return self.next_cursor is not None
+
+
+class RecordService:
+    def __init__(self, session: Session, schema: CompiledSchema, actor: Actor,
+                 cipher: FieldCipher, clock: Callable[[], datetime] = utcnow) -> None:
+        self.session = session
+        self.schema = schema
+        self.actor = actor
+        self.cipher = cipher
+        self.clock = clock
+
+    # --- helpers ---------------------------------------------------------------------------
+    def compiled(self, form_key: str) -> CompiledForm:
+        try:
+            return self.schema[form_key]
+        except KeyError:
+            raise NotFound(f"no published form {form_key!r}") from None
+
+    def access(self, form_key: str) -> FormAccess:
+        return access_for(self.actor, self.compiled(form_key).form)
+
+    def _codec(self, cf: CompiledForm) -> RecordCodec:
+        return RecordCodec(cf.form, self.cipher)
+
+    def _load_row(self, cf: CompiledForm, access: FormAccess, record_id: int) -> Mapping:
+        row = self.session.execute(
+            select(cf.table).where(cf.table.c.id == record_id,
+                                   scope_clause(self.actor, access, cf.table))
+        ).mappings().first()
+        if row is None:  # absent and out of scope look the same: 404, never the data
+            raise NotFound(f"{cf.form.key} record {record_id} not found")
+        return row
+
+    def _children(self, cf: CompiledForm, record_id: int) -> dict[str, list[dict[str, Any]]]:
+        result: dict[str, list[dict[str, Any]]] = {}
+        for sub in cf.form.subtables:
+            table = cf.child_tables[sub.key]
+            rows = self.session.execute(
+                select(table).where(table.c.parent_id == record_id).order_by(table.c.seq)
+            ).mappings().all()
+            codec = self._codec(cf)
+            result[sub.key] = [{"id": r["id"], **codec.decode(sub.fields, r)} for r in rows]
+        return result
+
+    def _present(self, cf: CompiledForm, access: FormAccess, row: Mapping,
+                 children: Mapping[str, list] | None = None) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "id": row["id"], "version": row["version"], "owner_id": row["owner_id"],
+            "created_at": _as_utc(row["created_at"]), "created_by": row["created_by"],
+            "updated_at": _as_utc(row["updated_at"]), "updated_by": row["updated_by"],
+        }
+        values = self._codec(cf).decode(cf.form.fields, row)
+        for f in cf.form.fields:
+            if f.key in access.hidden_fields:
+                continue
+            if f.stored:
+                record[f.key] = _as_utc(values.get(f.key)) if f.type == "datetime" \
+                    else values.get(f.key)
+            elif f.type == "subtable" and children is not None:
+                record[f.key] = children.get(f.key, [])
+        return record
+
+    def _plain_values(self, cf: CompiledForm, row: Mapping) -> dict[str, Any]:
+        codec = self._codec(cf)
+        return {f.key: codec.plain(f, row[f.key]) for f in cf.form.stored_fields}
+
+    def _check_writable(self, cf: CompiledForm, access: FormAccess, data: Mapping[str, Any],
+                        creating: bool) -> None:
+        lang = self.actor.lang
+        errors: dict[str, list[str]] = {}
+        for key in data:
+            if not cf.form.has_field(key):
+                continue
+            f = cf.form.field(key)
+            blocked = key in access.hidden_fields or (f.readonly and not self.actor.superuser)
+            if not creating:
+                blocked = blocked or key in access.readonly_fields
+            if blocked:
+                errors[key] = [message("readonly", lang)]
+        if errors:
+            raise ValidationFailed(errors)
+
+    def _check_links(self, cf: CompiledForm, values: Mapping[str, Any],
+                     fields: tuple[FieldDef, ...], errors: dict[str, list[str]],
+                     prefix: str = "") -> None:
+        """References must point at records that exist and that the actor may see."""
+        for f in fields:
+            value = values.get(f.key)
+            if value is None or f.type not in {"reference", "user", "file"}:
+                continue
+            if f.type == "reference":
+                target = self.compiled(f.target or "")
+                target_access = access_for(self.actor, target.form)
+                query = select(target.table.c.id).where(
+                    target.table.c.id == value,
+                    scope_clause(self.actor, target_access, target.table))
+                label = target.form.key
+            elif f.type == "user":
+                query = select(db.user.c.id).where(db.user.c.id == value)
+                label = "user"
+            else:
+                query = select(db.stored_file.c.id).where(db.stored_file.c.id == value)
+                label = "file"
+            if self.session.execute(query).first() is None:
+                errors.setdefault(prefix + f.key, []).append(
+                    message("no_such_record", self.actor.lang, value=value, target=label))
+
+    def _check_unique(self, cf: CompiledForm, values: Mapping[str, Any],
+                      record_id: int | None, errors: dict[str, list[str]]) -> None:
+        codec = self._codec(cf)
+        for f in cf.form.stored_fields:
+            if not f.unique or values.get(f.key) is None:
+                continue
+            value = values[f.key]
+            if f.sensitive:
+                clause = cf.table.c[hash_column_for(f.key)] == codec.lookup_hash(f, str(value))
+            else:
+                clause = cf.table.c[f.key] == value
+            if record_id is not None:
+                clause = and_(clause, cf.table.c.id != record_id)
+            if self.session.execute(select(exists().where(clause))).scalar():
+                shown = codec.masked(f, value)
+                errors.setdefault(f.key, []).append(
+                    message("unique", self.actor.lang, value=shown))
+
+    def _write_children(self, cf: CompiledForm, record_id: int,
+                        rows_by_sub: Mapping[str, list[dict[str, Any]]]) -> None:
+        codec = self._codec(cf)
+        for sub in cf.form.subtables:
+            if sub.key not in rows_by_sub:
+                continue
+            table = cf.child_tables[sub.key]
+            own_ids = set(self.session.execute(
+                select(table.c.id).where(table.c.parent_id == record_id)).scalars())
+            self.session.execute(delete(table).where(table.c.parent_id == record_id))
+            rows = []
+            for seq, row in enumerate(rows_by_sub[sub.key], start=1):
+                stored = {"parent_id": record_id, "seq": seq, **codec.encode(sub.fields, row)}
+                if row.get("id") is not None:
+                    try:
+                        child_id = int(row["id"])
+                    except (TypeError, ValueError):
+                        child_id = 0
+                    if child_id not in own_ids:
+                        raise ValidationFailed({f"{sub.key}.{seq - 1}.id": [
+                            "this row does not belong to the record; remove its id"]})
+                    stored["id"] = child_id
+                rows.append(stored)
+            for stored in rows:
+                self.session.execute(insert(table).values(**stored))
+
+    def _execute_guarded(self, statement: Any, form_key: str) -> Any:
+        """Run a write in a savepoint so that a constraint violation leaves the transaction
+        usable and becomes a clear 409 instead of a 500. Returns the RETURNING value if the
+        statement has one, else the row count."""
+        try:
+            with self.session.begin_nested():
+                result = self.session.execute(statement)
+                return result.scalar_one() if result.returns_rows else result.rowcount
+        except IntegrityError as exc:
+            detail = str(exc.orig).splitlines()[0] if exc.orig else "constraint violated"
+            raise Conflict(f"the change to {form_key} conflicts with existing data: {detail}"
+                           ) from None
+
+    # --- commands --------------------------------------------------------------------------
+    def create(self, form_key: str, data: Mapping[str, Any],
+               owner_id: int | None = None) -> dict[str, Any]:
+        cf = self.compiled(form_key)
+        access = self.access(form_key)
+        access.require("create", cf.form, self.actor.lang)
+        self._check_writable(cf, access, data, creating=True)
+        values = validate_record(cf.form, data, self.actor.lang)
+        errors: dict[str, list[str]] = {}
+        self._check_links(cf, values, cf.form.fields, errors)
+        for sub in cf.form.subtables:
+            for i, row in enumerate(values.get(sub.key, [])):
+                self._check_links(cf, row, sub.fields, errors, prefix=f"{sub.key}.{i}.")
+        self._check_unique(cf, values, None, errors)
+        if errors:
+            raise ValidationFailed(errors)
+        now = self.clock()
+        for f in cf.form.stored_fields:
+            if f.type == "auto_number":
+                values[f.key] = next_number(self.session, form_key, f.key, f.format or "{SEQ:6}",
+                                            now)
+        if owner_id is not None and not self.actor.superuser:
+            raise PermissionDenied("only an administrator can assign a record to another owner")
+        row = {
+            "created_at": now, "updated_at": now, "created_by": self.actor.user_id,
+            "updated_by": self.actor.user_id, "version": 1,
+            "owner_id": owner_id if owner_id is not None else self.actor.user_id,
+            **self._codec(cf).encode(cf.form.stored_fields, values),
+        }
+        record_id = self._execute_guarded(
+            insert(cf.table).values(**row).returning(cf.table.c.id), form_key)
+        self._write_children(cf, record_id, {s.key: values.get(s.key, [])
+                                             for s in cf.form.subtables})
+        codec = self._codec(cf)
+        shown = {k: codec.masked(cf.form.field(k), v) for k, v in values.items()}
+        write_audit(self.session, form_key=form_key, record_id=record_id, action="create",
+                    record_version=1, actor_id=self.actor.user_id, at=now,
+                    changes=changed_fields({}, shown))
+        return self.get(form_key, record_id)
+
+    def get(self, form_key: str, record_id: int) -> dict[str, Any]:
+        cf = self.compiled(form_key)
+        access = self.access(form_key)
+        access.require("read", cf.form, self.actor.lang)
+        row = self._load_row(cf, access, record_id)
+        return self._present(cf, access, row, self._children(cf, record_id))
+
+    def update(self, form_key: str, record_id: int, data: Mapping[str, Any],
+               expected_version: int | None = None) -> dict[str, Any]:
+        cf = self.compiled(form_key)
+        access = self.access(form_key)
+        access.require("update", cf.form, self.actor.lang)
+        row = self._load_row(cf, access, record_id)
+        if expected_version is not None and expected_version != row["version"]:
+            raise Conflict(
+                f"{form_key} record {record_id} was changed by someone else (now version "
+                f"{row['version']}, you edited version {expected_version}); reload it and "
+                "apply your change again")
+        codec = self._codec(cf)
+        before = self._plain_values(cf, row)
+        data = {
+            k: v for k, v in data.items()
+            # A sensitive field sent back in its masked form means "unchanged".
+            if not (cf.form.has_field(k) and cf.form.field(k).sensitive
+                    and v == codec.masked(cf.form.field(k), before.get(k)))
+        }
+        self._check_writable(cf, access, data, creating=False)
+        values = validate_record(cf.form, data, self.actor.lang, existing=before)
+        errors: dict[str, list[str]] = {}
+        self._check_links(cf, values, cf.form.fields, errors)
+        self._check_unique(cf, values, record_id, errors)
+        if errors:
+            raise ValidationFailed(errors)
+        scalar_values = {k: v for k, v in values.items() if cf.form.field(k).stored}
+        changes = changed_fields(before, scalar_values)
+        children = {s.key: values[s.key] for s in cf.form.subtables if s.key in values}
+        if children:
+            old_children = self._children(cf, record_id)
+            for key, rows in children.items():
+                old_rows = [{k: v for k, v in r.items() if k != "id"} for r in old_children[key]]
+                new_rows = [{k: v for k, v in r.items() if k != "id"} for r in rows]
+                changes.update(changed_fields({key: old_rows}, {key: new_rows}))
+        if not changes:
+            return self.get(form_key, record_id)
+        now = self.clock()
+        new_version = row["version"] + 1
+        count = self._execute_guarded(
+            update(cf.table)
+            .where(cf.table.c.id == record_id, cf.table.c.version == row["version"])
+            .values(updated_at=now, updated_by=self.actor.user_id, version=new_version,
+                    **codec.encode(cf.form.stored_fields, scalar_values)),
+            form_key)
+        if count != 1:
+            raise Conflict(f"{form_key} record {record_id} was changed by someone else "
+                           "meanwhile; reload it and apply your change again")
+        self._write_children(cf, record_id, children)
+        masked_changes = {
+            k: [codec.masked(cf.form.field(k), v[0]), codec.masked(cf.form.field(k), v[1])]
+            if cf.form.field(k).sensitive else v
+            for k, v in changes.items()
+        }
+        write_audit(self.session, form_key=form_key, record_id=record_id, action="update",
+                    record_version=new_version, actor_id=self.actor.user_id, at=now,
+                    changes=masked_changes)
+        return self.get(form_key, record_id)
+
+    def delete(self, form_key: str, record_id: int, expected_version: int | None = None) -> None:
+        cf = self.compiled(form_key)
+        access = self.access(form_key)
+        access.require("delete", cf.form, self.actor.lang)
+        row = self._load_row(cf, access, record_id)
+        if expected_version is not None and expected_version != row["version"]:
+            raise Conflict(f"{form_key} record {record_id} was changed by someone else (now "
+                           f"version {row['version']}); reload it before deleting")
+        snapshot = self._present(cf, FormAccess(frozenset(), "all", frozenset(), frozenset(),
+                                                False), row, self._children(cf, record_id))
+        count = self._execute_guarded(
+            delete(cf.table).where(cf.table.c.id == record_id,
+                                   cf.table.c.version == row["version"]), form_key)
+        if count != 1:
+            raise Conflict(f"{form_key} record {record_id} was changed meanwhile; reload it")
+        write_audit(self.session, form_key=form_key, record_id=record_id, action="delete",
+                    record_version=row["version"], actor_id=self.actor.user_id,
+                    at=self.clock(),
+                    changes={k: [v, None] for k, v in jsonable(snapshot).items()})
+
+    # --- queries ---------------------------------------------------------------------------
+    def list(self, form_key: str, *, where: Mapping[str, Any] | None = None,
+             search: str | None = None, order_by: list[str] | None = None,
+             after: str | None = None, limit: int = 50) -> Page:
+        cf = self.compiled(form_key)
+        access = self.access(form_key)
+        access.require("read", cf.form, self.actor.lang)
+        if not 1 <= limit <= q.MAX_LIMIT:
+            raise ValidationFailed({"limit": [f"must be between 1 and {q.MAX_LIMIT}"]})
+        keys = q.parse_sort(cf.form, order_by)
+        conditions: list[Any] = [scope_clause(self.actor, access, cf.table)]
+        clause = q.filter_clause(cf.form, cf.table, where)
+        if clause is not None:
+            conditions.append(clause)
+        if search and search.strip():
+            codec = self._codec(cf)
+            conditions.append(q.search_clause(cf.form, cf.table, search, codec.lookup_hash))
+        rows = self.session.execute(
+            q.page_query(cf.table, keys, conditions, after, limit)).mappings().all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        items = [self._present(cf, access, r) for r in rows]
+        cursor = q.encode_cursor(rows[-1], keys) if more and rows else None
+        return Page(items, cursor)
+
+    def history(self, form_key: str, record_id: int) -> list[dict[str, Any]]:
+        cf = self.compiled(form_key)
+        access = self.access(form_key)
+        access.require("read", cf.form, self.actor.lang)
+        self._load_row(cf, access, record_id)
+        hidden = access.hidden_fields
+        entries = record_history(self.session, form_key, record_id)
+        for entry in entries:
+            entry["changes"] = {k: v for k, v in entry["changes"].items() if k not in hidden}
+        return entries
+
+    def unmask(self, form_key: str, record_id: int, field_key: str, reason: str) -> Any:
+        """The plaintext of a sensitive field, for an actor with the unmask right; logged."""
+        cf = self.compiled(form_key)
+        access = self.access(form_key)
+        access.require("read", cf.form, self.actor.lang)
+        if not cf.form.has_field(field_key) or not cf.form.field(field_key).sensitive:
+            raise NotFound(f"{form_key} has no sensitive field {field_key!r}")
+        if not access.unmask or field_key in access.hidden_fields:
+            raise PermissionDenied("you may not see unmasked values of this field; "
+                                   "ask an administrator for the unmask right")
+        if not reason or len(reason.strip()) < 4:
+            raise ValidationFailed({"reason": [
+                "state why you need the full value (at least 4 characters)"]})
+        row = self._load_row(cf, access, record_id)
+        log_access(self.session, actor_id=self.actor.user_id or 0, at=self.clock(),
+                   action="unmask", form_key=form_key, record_id=record_id,
+                   field_key=field_key, reason=reason.strip())
+        return self._codec(cf).plain(cf.form.field(field_key), row[field_key])
+

@@ -1,0 +1,56 @@
+"""Per-request database session and actor. The request boundary owns the transaction: it
+commits when the response is a success and rolls back otherwise."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, current_app, g
+from sqlalchemy.orm import Session
+
+from lendbase.forms.compile import CompiledSchema
+from lendbase.records.permissions import Actor
+from lendbase.records.service import RecordService
+
+
+def state():  # type: ignore[no-untyped-def]
+    return current_app.extensions["lendbase"]
+
+
+def db_session() -> Session:
+    if "db" not in g:
+        g.db = state().sessions()
+    return g.db
+
+
+def compiled_schema() -> CompiledSchema:
+    return state().registry.schema(db_session())
+
+
+def current_actor() -> Actor | None:
+    return g.get("actor")
+
+
+def record_service(actor: Actor) -> RecordService:
+    return RecordService(db_session(), compiled_schema(), actor, state().cipher)
+
+
+def keep_changes() -> None:
+    """Commit even though the response is an error (e.g. a failed-login counter)."""
+    g.commit_anyway = True
+
+
+def init_request_context(app: Flask) -> None:
+    @app.after_request
+    def _commit(response: Response) -> Response:
+        session = g.get("db")
+        if session is not None:
+            if response.status_code < 400 or g.get("commit_anyway"):
+                session.commit()
+            else:
+                session.rollback()
+        return response
+
+    @app.teardown_request
+    def _close(_exc: BaseException | None) -> None:
+        session = g.pop("db", None)
+        if session is not None:
+            session.close()
