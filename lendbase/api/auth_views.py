@@ -20,7 +20,7 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Authen
 @blp.route("/token", methods=["POST"])
 @blp.arguments(s.TokenRequest)
 @blp.response(201, s.TokenResponse)
-@blp.alt_response(401, schema=s.ErrorSchema)
+@blp.alt_response(401, schema=s.ApiError)
 def token(body: dict[str, Any]) -> Any:
     settings = current_app.extensions["lendbase"].settings
     keep_changes()  # a failed attempt must still count towards the lock-out

@@ -48,7 +48,7 @@ def _json_object() -> dict[str, Any]:
 
 @blp.route("/<kind>")
 @blp.response(200, s.MetaSummary(many=True))
-@blp.alt_response(401, schema=s.ErrorSchema)
+@blp.alt_response(401, schema=s.ApiError)
 def list_documents(kind: str) -> Any:
     api_actor()
     return MetadataStore(db_session(), None).list_keys(kind)
@@ -56,7 +56,7 @@ def list_documents(kind: str) -> Any:
 
 @blp.route("/<kind>", methods=["POST"])
 @blp.response(201, s.DraftSchema)
-@blp.alt_response(422, schema=s.ErrorSchema)
+@blp.alt_response(422, schema=s.ApiError)
 @blp.doc(requestBody={"content": {"application/json": {"schema": {"type": "object"}}},
                       "description": "the new document (its draft)"})
 def create_document(kind: str) -> Any:
@@ -73,8 +73,8 @@ def get_draft(kind: str, key: str) -> Any:
 @blp.route("/<kind>/<key>", methods=["PUT"])
 @blp.arguments(s.DraftUpdate)
 @blp.response(200, s.DraftSchema)
-@blp.alt_response(409, schema=s.ErrorSchema)
-@blp.alt_response(422, schema=s.ErrorSchema)
+@blp.alt_response(409, schema=s.ApiError)
+@blp.alt_response(422, schema=s.ApiError)
 def save_draft(body: dict[str, Any], kind: str, key: str) -> Any:
     draft = _store().save_draft(kind, key, body["doc"], _if_match(body.get("lock_version")))
     return _draft_dict(draft)
@@ -84,7 +84,7 @@ def save_draft(body: dict[str, Any], kind: str, key: str) -> Any:
 @blp.arguments(s.PublishArgs, location="query")
 @blp.arguments(s.PublishBody, location="json", required=False)
 @blp.response(200)
-@blp.alt_response(409, schema=s.ErrorSchema,
+@blp.alt_response(409, schema=s.ApiError,
                   description="risky changes not confirmed, or values that would not convert")
 def publish(args: dict[str, Any], body: dict[str, Any], kind: str, key: str) -> Any:
     actor = require_admin()
@@ -99,14 +99,14 @@ def publish(args: dict[str, Any], body: dict[str, Any], kind: str, key: str) -> 
 
 
 @blp.route("/<kind>/<key>/versions")
-@blp.response(200, s.VersionSchema(many=True, exclude=("doc",)))
+@blp.response(200, s.MetaVersionSummary(many=True))
 def versions(kind: str, key: str) -> Any:
     api_actor()
     return MetadataStore(db_session(), None).versions(kind, key)
 
 
 @blp.route("/<kind>/<key>/versions/<int:number>")
-@blp.response(200, s.VersionSchema)
+@blp.response(200, s.MetaVersion)
 def version(kind: str, key: str, number: int) -> Any:
     api_actor()
     found = MetadataStore(db_session(), None).published(kind, key, number)

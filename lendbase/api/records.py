@@ -55,8 +55,8 @@ def list_records(args: dict[str, Any], form: str) -> Any:
 
 @blp.route("/<form>", methods=["POST"])
 @blp.doc(requestBody=_RECORD_BODY)
-@blp.response(201, s.RecordSchema)
-@blp.alt_response(422, schema=s.ErrorSchema)
+@blp.response(201, description="the created record (sensitive values masked)")
+@blp.alt_response(422, schema=s.ApiError)
 def create_record(form: str) -> Any:
     record = record_service(api_actor()).create(form, _body())
     return record, 201, {"ETag": f'"{record["version"]}"'}
@@ -73,8 +73,8 @@ def query_records(body: dict[str, Any], form: str) -> Any:
 
 
 @blp.route("/<form>/<int:record_id>")
-@blp.response(200, s.RecordSchema)
-@blp.alt_response(404, schema=s.ErrorSchema)
+@blp.response(200, description="the record: system columns, field values, sub-table rows")
+@blp.alt_response(404, schema=s.ApiError)
 def get_record(form: str, record_id: int) -> Any:
     record = record_service(api_actor()).get(form, record_id)
     return record, 200, {"ETag": f'"{record["version"]}"'}
@@ -82,9 +82,9 @@ def get_record(form: str, record_id: int) -> Any:
 
 @blp.route("/<form>/<int:record_id>", methods=["PATCH"])
 @blp.doc(requestBody=_RECORD_BODY)
-@blp.response(200, s.RecordSchema)
-@blp.alt_response(409, schema=s.ErrorSchema, description="stale If-Match version")
-@blp.alt_response(422, schema=s.ErrorSchema)
+@blp.response(200, description="the record: system columns, field values, sub-table rows")
+@blp.alt_response(409, schema=s.ApiError, description="stale If-Match version")
+@blp.alt_response(422, schema=s.ApiError)
 def update_record(form: str, record_id: int) -> Any:
     record = record_service(api_actor()).update(form, record_id, _body(), _if_match())
     return record, 200, {"ETag": f'"{record["version"]}"'}
@@ -92,7 +92,7 @@ def update_record(form: str, record_id: int) -> Any:
 
 @blp.route("/<form>/<int:record_id>", methods=["DELETE"])
 @blp.response(204)
-@blp.alt_response(409, schema=s.ErrorSchema)
+@blp.alt_response(409, schema=s.ApiError)
 def delete_record(form: str, record_id: int) -> Any:
     record_service(api_actor()).delete(form, record_id, _if_match())
     return None

@@ -6,14 +6,14 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 
-class ErrorDetail(Schema):
+class ApiErrorDetail(Schema):
     code = fields.String(required=True)
     message = fields.String(required=True)
     fields = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
 
 
-class ErrorSchema(Schema):
-    error = fields.Nested(ErrorDetail, required=True)
+class ApiError(Schema):
+    error = fields.Nested(ApiErrorDetail, required=True)
 
 
 class TokenRequest(Schema):
@@ -58,12 +58,15 @@ class DraftUpdate(Schema):
                                  "(the If-Match header works too)"})
 
 
-class VersionSchema(Schema):
+class MetaVersionSummary(Schema):
     version = fields.Integer()
     checksum = fields.String()
     note = fields.String(allow_none=True)
     published_by = fields.Integer(allow_none=True)
     published_at = fields.DateTime()
+
+
+class MetaVersion(MetaVersionSummary):
     doc = fields.Dict()
 
 
@@ -102,14 +105,6 @@ class QueryBody(Schema):
     order_by = fields.List(fields.String())
     after = fields.String(allow_none=True)
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-
-
-class RecordSchema(Schema):
-    class Meta:
-        unknown = "include"
-
-    id = fields.Integer()
-    version = fields.Integer()
 
 
 class PageSchema(Schema):

@@ -146,6 +146,21 @@ def _constraints(table_name: str, fields: Iterable[FieldDef]) -> list:
     return items
 
 
+def _sort_indexes(table_name: str, form: FormDef) -> list[Index]:
+    """An index on (column, id) for the list's default sort, so its first page and every
+    later page are index scans on a big table."""
+    if not form.default_sort:
+        return []
+    key = form.default_sort[0].lstrip("-")
+    if key == "id":
+        return []
+    if form.has_field(key):
+        f = form.field(key)
+        if not f.stored or f.sensitive or f.indexed or f.unique or f.type == "auto_number":
+            return []
+    return [Index(f"ix_{table_name}_{key}_sort"[:60], key, "id")]
+
+
 def _system_columns() -> list[Column]:
     return [
         Column("id", db.IdType, primary_key=True, autoincrement=True),
@@ -177,6 +192,7 @@ def compile_form(form: FormDef, metadata: MetaData, known_forms: Iterable[str],
             items.append(UniqueConstraint(*cols, name=f"uq_{name}_{suffix}"[:60]))
         else:
             items.append(Index(f"ix_{name}_{suffix}"[:60], *cols))
+    items += _sort_indexes(name, form)
     table = Table(name, metadata, *columns, *items)
     children: dict[str, Table] = {}
     for sub in form.subtables:

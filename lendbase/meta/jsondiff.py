@@ -11,12 +11,13 @@ from typing import Any
 _ID_PROPS = ("key", "value")
 
 
-def _identity(items: list[Any]) -> str | None:
+def _identity(old: list[Any], new: list[Any]) -> str | None:
+    """The property that identifies items in both lists (unique within each), if any."""
     for prop in _ID_PROPS:
-        if items and all(isinstance(i, dict) and prop in i for i in items):
-            ids = [i[prop] for i in items]
-            if len(set(map(str, ids))) == len(ids):
-                return prop
+        lists = [old, new]
+        if (old or new) and all(isinstance(i, dict) and prop in i for i in old + new) and all(
+                len({str(i[prop]) for i in items}) == len(items) for items in lists):
+            return prop
     return None
 
 
@@ -39,7 +40,7 @@ def diff_documents(old: Any, new: Any, path: str = "") -> list[dict[str, Any]]:
                 changes += diff_documents(old[k], new[k], sub)
         return changes
     if isinstance(old, list) and isinstance(new, list):
-        prop = _identity(old + new) if (old or new) else None
+        prop = _identity(old, new)
         if prop is None:
             return [] if old == new else [{"op": "change", "path": path, "old": old, "new": new}]
         changes = []

@@ -48,9 +48,9 @@ def next_number(session: Session, form_key: str, field_key: str, fmt: str,
             with session.begin_nested():
                 session.execute(insert(db.sequence).values(name=name, value=1))
             value = 1
-        except IntegrityError:  # another transaction created it first
+        except IntegrityError:  # another transaction created it first: its row now exists
             value = _increment(session, name)
-    return prefix.replace("{SEQ}", "") if value is None else _render(fmt, now, value)
+    return _render(fmt, now, int(value or 0))
 
 
 def current_value(session: Session, form_key: str, field_key: str, fmt: str,

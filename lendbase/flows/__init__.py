@@ -1,0 +1,1 @@
+"""Approval flows (a later issue)."""

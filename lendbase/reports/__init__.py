@@ -1,0 +1,1 @@
+"""Reports and dashboards (a later issue)."""
