@@ -70,6 +70,13 @@ def _id_check_char(body: str) -> str:
     return _ID_CHECK_CHARS[total % 11]
 
 
+def complete_id_number(region: str, born: date, sequence: int) -> str:
+    """A well-formed ID number for a 6-digit region, a birth date and a 3-digit sequence
+    (odd for men, even for women): for demo data and benchmarks, never for real people."""
+    body = f"{region}{born:%Y%m%d}{sequence % 1000:03d}"
+    return body + _id_check_char(body)
+
+
 def _parse_birth_date(digits: str) -> date | None:
     try:
         return date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from lendbase.errors import MetadataError
@@ -172,14 +173,15 @@ class FormDef:
     list_filters: tuple[str, ...] = ()
     permissions: Mapping[str, RolePermission] = field(default_factory=dict)
 
+    @cached_property
+    def _by_key(self) -> dict[str, FieldDef]:
+        return {f.key: f for f in self.fields}
+
     def field(self, key: str) -> FieldDef:
-        for f in self.fields:
-            if f.key == key:
-                return f
-        raise KeyError(key)
+        return self._by_key[key]
 
     def has_field(self, key: str) -> bool:
-        return any(f.key == key for f in self.fields)
+        return key in self._by_key
 
     @property
     def stored_fields(self) -> tuple[FieldDef, ...]:

@@ -38,9 +38,10 @@ def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[
 def write_audit(session: Session, *, form_key: str, record_id: int, action: str,
                 record_version: int, actor_id: int | None, at: datetime,
                 changes: Mapping[str, Any]) -> None:
-    session.execute(insert(db.audit).values(
-        form_key=form_key, record_id=record_id, action=action, record_version=record_version,
-        actor_id=actor_id, at=at, changes=dict(changes)))
+    session.execute(insert(db.audit), {
+        "form_key": form_key, "record_id": record_id, "action": action,
+        "record_version": record_version, "actor_id": actor_id, "at": at,
+        "changes": dict(changes)})
 
 
 def record_history(session: Session, form_key: str, record_id: int) -> list[dict[str, Any]]:

@@ -182,38 +182,48 @@ class RecordService:
                     message("unique", self.actor.lang, value=shown))
 
     def _write_children(self, cf: CompiledForm, record_id: int,
-                        rows_by_sub: Mapping[str, list[dict[str, Any]]]) -> None:
+                        rows_by_sub: Mapping[str, list[dict[str, Any]]],
+                        creating: bool = False) -> None:
+        """Replace the sub-table rows of a record (keeping the ids of rows sent back)."""
         codec = self._codec(cf)
         for sub in cf.form.subtables:
             if sub.key not in rows_by_sub:
                 continue
             table = cf.child_tables[sub.key]
-            own_ids = set(self.session.execute(
-                select(table.c.id).where(table.c.parent_id == record_id)).scalars())
-            self.session.execute(delete(table).where(table.c.parent_id == record_id))
-            rows = []
+            own_ids: set[int] = set()
+            if not creating:
+                own_ids = set(self.session.execute(
+                    select(table.c.id).where(table.c.parent_id == record_id)).scalars())
+                self.session.execute(delete(table).where(table.c.parent_id == record_id))
+            new_rows, kept_rows = [], []
             for seq, row in enumerate(rows_by_sub[sub.key], start=1):
-                stored = {"parent_id": record_id, "seq": seq, **codec.encode(sub.fields, row)}
-                if row.get("id") is not None:
-                    try:
-                        child_id = int(row["id"])
-                    except (TypeError, ValueError):
-                        child_id = 0
-                    if child_id not in own_ids:
-                        raise ValidationFailed({f"{sub.key}.{seq - 1}.id": [
-                            "this row does not belong to the record; remove its id"]})
-                    stored["id"] = child_id
-                rows.append(stored)
-            for stored in rows:
-                self.session.execute(insert(table).values(**stored))
+                stored = {"parent_id": record_id, "seq": seq,
+                          **codec.encode(sub.fields, {f.key: row.get(f.key)
+                                                      for f in sub.fields if f.stored})}
+                if row.get("id") is None:
+                    new_rows.append(stored)
+                    continue
+                try:
+                    child_id = int(row["id"])
+                except (TypeError, ValueError):
+                    child_id = 0
+                if child_id not in own_ids:
+                    raise ValidationFailed({f"{sub.key}.{seq - 1}.id": [
+                        "this row does not belong to the record; remove its id"]})
+                kept_rows.append({"id": child_id, **stored})
+            # executemany needs one key set per statement: kept rows carry their id
+            for batch in (kept_rows, new_rows):
+                if batch:
+                    self.session.execute(insert(table), batch)
 
-    def _execute_guarded(self, statement: Any, form_key: str) -> Any:
+    def _execute_guarded(self, statement: Any, form_key: str,
+                         params: Mapping[str, Any] | None = None) -> Any:
         """Run a write in a savepoint so that a constraint violation leaves the transaction
         usable and becomes a clear 409 instead of a 500. Returns the RETURNING value if the
         statement has one, else the row count."""
         try:
             with self.session.begin_nested():
-                result = self.session.execute(statement)
+                result = self.session.execute(statement, params)
                 return result.scalar_one() if result.returns_rows else result.rowcount
         except IntegrityError as exc:
             detail = str(exc.orig).splitlines()[0] if exc.orig else "constraint violated"
@@ -249,10 +259,11 @@ class RecordService:
             "owner_id": owner_id if owner_id is not None else self.actor.user_id,
             **self._codec(cf).encode(cf.form.stored_fields, values),
         }
-        record_id = self._execute_guarded(
-            insert(cf.table).values(**row).returning(cf.table.c.id), form_key)
+        # values as parameters, not baked into the statement, so its compiled form is cached
+        record_id = self._execute_guarded(insert(cf.table).returning(cf.table.c.id), form_key,
+                                          row)
         self._write_children(cf, record_id, {s.key: values.get(s.key, [])
-                                             for s in cf.form.subtables})
+                                             for s in cf.form.subtables}, creating=True)
         codec = self._codec(cf)
         shown = {k: codec.masked(cf.form.field(k), v) for k, v in values.items()}
         write_audit(self.session, form_key=form_key, record_id=record_id, action="create",
