@@ -1,0 +1,218 @@
+"""UI strings of the server-rendered pages in zh-CN and English.
+
+A small catalogue is enough for the pages: every label that comes from metadata already carries
+both languages (``{"zh": ..., "en": ...}``), so only the chrome (buttons, headings, messages) lives
+here. The language is the one stored in the session cookie, else the settings' default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import current_app, has_request_context, session
+
+LANGUAGES = ("zh", "en")
+HTML_LANG = {"zh": "zh-CN", "en": "en"}
+
+MESSAGES: dict[str, dict[str, str]] = {
+    # chrome
+    "app_name": {"zh": "LendBase 信贷平台", "en": "LendBase Lending Platform"},
+    "home": {"zh": "首页", "en": "Home"},
+    "logout": {"zh": "退出登录", "en": "Sign out"},
+    "language": {"zh": "语言", "en": "Language"},
+    "signed_in_as": {"zh": "当前用户", "en": "Signed in as"},
+    "skip_to_content": {"zh": "跳到正文", "en": "Skip to content"},
+    "other_forms": {"zh": "其他表单", "en": "Other forms"},
+    # login
+    "login_title": {"zh": "登录", "en": "Sign in"},
+    "login_subtitle": {"zh": "请使用您的账号登录", "en": "Sign in with your account"},
+    "username": {"zh": "用户名", "en": "Username"},
+    "password": {"zh": "密码", "en": "Password"},
+    "login_button": {"zh": "登录", "en": "Sign in"},
+    "login_failed": {"zh": "用户名或密码错误", "en": "Wrong username or password"},
+    "login_locked": {
+        "zh": "登录失败次数过多，账号已锁定，请 {minutes} 分钟后再试或联系管理员解锁",
+        "en": "Too many failed sign-ins: the account is locked; try again in {minutes} "
+              "minute(s) or ask an administrator to unlock it",
+    },
+    "login_required": {"zh": "请先登录", "en": "Please sign in first"},
+    "logged_out": {"zh": "您已退出登录", "en": "You have signed out"},
+    # home
+    "home_title": {"zh": "应用与表单", "en": "Apps and forms"},
+    "home_intro": {"zh": "选择一个表单查看和录入数据。",
+                   "en": "Pick a form to browse and enter records."},
+    "no_apps": {"zh": "还没有安装任何应用或发布任何表单。",
+                "en": "No app is installed and no form is published yet."},
+    "no_apps_hint": {"zh": "管理员可以运行 lendbase app install apps/credit_template "
+                           "安装信贷模板。",
+                     "en": "An administrator can run lendbase app install apps/credit_template "
+                           "to install the credit template."},
+    "version": {"zh": "版本", "en": "Version"},
+    "forms_count": {"zh": "{n} 个表单", "en": "{n} form(s)"},
+    "open": {"zh": "打开", "en": "Open"},
+    # list
+    "new_record": {"zh": "新建", "en": "New"},
+    "search": {"zh": "搜索", "en": "Search"},
+    "search_placeholder": {"zh": "搜索关键字…", "en": "Search…"},
+    "filters": {"zh": "筛选", "en": "Filters"},
+    "apply": {"zh": "应用", "en": "Apply"},
+    "clear": {"zh": "清除", "en": "Clear"},
+    "any": {"zh": "全部", "en": "Any"},
+    "yes": {"zh": "是", "en": "Yes"},
+    "no": {"zh": "否", "en": "No"},
+    "from": {"zh": "从", "en": "From"},
+    "to": {"zh": "至", "en": "To"},
+    "min": {"zh": "最小", "en": "Min"},
+    "max": {"zh": "最大", "en": "Max"},
+    "first_page": {"zh": "首页", "en": "First page"},
+    "next_page": {"zh": "下一页", "en": "Next page"},
+    "empty_title": {"zh": "还没有记录", "en": "No records yet"},
+    "empty_create": {"zh": "新建第一条记录", "en": "Create the first one"},
+    "empty_no_right": {"zh": "您暂无新建权限。", "en": "You may not create records here."},
+    "no_match_title": {"zh": "没有符合条件的记录", "en": "No records match"},
+    "no_match_hint": {"zh": "请调整搜索或筛选条件。",
+                      "en": "Change the search or the filters."},
+    "sort_by": {"zh": "按此列排序", "en": "Sort by this column"},
+    "showing_n": {"zh": "本页 {n} 条", "en": "{n} on this page"},
+    # record page / form
+    "view": {"zh": "查看", "en": "View"},
+    "edit": {"zh": "编辑", "en": "Edit"},
+    "delete": {"zh": "删除", "en": "Delete"},
+    "save": {"zh": "保存", "en": "Save"},
+    "cancel": {"zh": "取消", "en": "Cancel"},
+    "back_to_list": {"zh": "返回列表", "en": "Back to list"},
+    "new_title": {"zh": "新建{form}", "en": "New {form}"},
+    "edit_title": {"zh": "编辑{form}", "en": "Edit {form}"},
+    "created": {"zh": "已保存", "en": "Saved"},
+    "updated": {"zh": "修改已保存", "en": "Changes saved"},
+    "deleted": {"zh": "记录已删除", "en": "Record deleted"},
+    "no_changes": {"zh": "没有修改", "en": "Nothing changed"},
+    "delete_confirm_title": {"zh": "确认删除", "en": "Delete this record?"},
+    "delete_confirm_body": {"zh": "删除后不可恢复，删除操作会记入审计日志。",
+                            "en": "This cannot be undone; the deletion is kept in the audit "
+                                  "trail."},
+    "error_summary": {"zh": "有 {n} 处需要修改，请检查标红的字段：",
+                      "en": "{n} field(s) need attention:"},
+    "required_mark": {"zh": "必填", "en": "required"},
+    "auto_generated": {"zh": "保存后自动生成", "en": "Generated on save"},
+    "computed_value": {"zh": "自动计算", "en": "Computed"},
+    "choose": {"zh": "请选择", "en": "Choose…"},
+    "province": {"zh": "省", "en": "Province"},
+    "city": {"zh": "市", "en": "City"},
+    "county": {"zh": "区县", "en": "County"},
+    "add_row": {"zh": "添加一行", "en": "Add row"},
+    "remove_row": {"zh": "删除此行", "en": "Remove row"},
+    "no_rows": {"zh": "暂无数据", "en": "No rows"},
+    "current_file": {"zh": "当前文件", "en": "Current file"},
+    "remove_file": {"zh": "移除文件", "en": "Remove the file"},
+    "reupload_file": {"zh": "保存未成功，请重新选择文件", "en": "Not saved: choose the file again"},
+    "file_limits": {"zh": "允许：{accept}；最大 {max_mb} MB",
+                    "en": "Allowed: {accept}; up to {max_mb} MB"},
+    "file_limits_size": {"zh": "最大 {max_mb} MB", "en": "Up to {max_mb} MB"},
+    "readonly_hint": {"zh": "只读", "en": "Read-only"},
+    "masked_hint": {"zh": "敏感信息已脱敏", "en": "Sensitive value, masked"},
+    "show": {"zh": "显示", "en": "Show"},
+    "unmask_title": {"zh": "查看完整信息", "en": "Show the full value"},
+    "unmask_body": {"zh": "查看敏感个人信息需要说明原因，本次查看将记入访问日志。",
+                    "en": "Seeing sensitive personal information needs a reason; this view is "
+                          "logged."},
+    "unmask_reason": {"zh": "查看原因", "en": "Reason"},
+    "unmask_reason_placeholder": {"zh": "例如：核实客户身份", "en": "e.g. verifying the "
+                                                                   "customer's identity"},
+    "unmask_submit": {"zh": "确认查看", "en": "Show value"},
+    "unmask_done": {"zh": "已显示完整信息（已记录）", "en": "Full value shown (logged)"},
+    "record_info": {"zh": "记录信息", "en": "Record"},
+    "history": {"zh": "修改历史", "en": "History"},
+    "no_history": {"zh": "暂无历史记录", "en": "No history yet"},
+    "action_create": {"zh": "创建", "en": "Created"},
+    "action_update": {"zh": "修改", "en": "Updated"},
+    "action_delete": {"zh": "删除", "en": "Deleted"},
+    "field": {"zh": "字段", "en": "Field"},
+    "before": {"zh": "修改前", "en": "Before"},
+    "after": {"zh": "修改后", "en": "After"},
+    "rows_n": {"zh": "{n} 行", "en": "{n} row(s)"},
+    "by": {"zh": "操作人", "en": "By"},
+    # system columns
+    "col_id": {"zh": "ID", "en": "ID"},
+    "col_version": {"zh": "版本", "en": "Version"},
+    "col_created_at": {"zh": "创建时间", "en": "Created"},
+    "col_updated_at": {"zh": "更新时间", "en": "Updated"},
+    "col_created_by": {"zh": "创建人", "en": "Created by"},
+    "col_updated_by": {"zh": "更新人", "en": "Updated by"},
+    "col_owner_id": {"zh": "负责人", "en": "Owner"},
+    # errors
+    "error_400_title": {"zh": "请求无效", "en": "Bad request"},
+    "error_400_body": {"zh": "请求无法处理，请返回重试。",
+                       "en": "The request could not be processed; go back and try again."},
+    "error_csrf_title": {"zh": "页面已过期", "en": "The page has expired"},
+    "error_csrf_body": {"zh": "为了您的安全，表单需要有效的安全令牌。请刷新页面后重新提交。",
+                        "en": "For your safety the form needs a valid security token. Reload "
+                              "the page and submit again."},
+    "error_403_title": {"zh": "没有权限", "en": "Not allowed"},
+    "error_403_body": {"zh": "您没有执行此操作的权限，如需开通请联系管理员。",
+                       "en": "You do not have the right to do this; ask an administrator."},
+    "error_404_title": {"zh": "页面不存在", "en": "Not found"},
+    "error_404_body": {"zh": "您要找的页面或记录不存在，或者您无权查看。",
+                       "en": "The page or record does not exist, or you may not see it."},
+    "error_405_title": {"zh": "不支持的操作", "en": "Method not allowed"},
+    "error_405_body": {"zh": "此页面不支持该操作。", "en": "This page does not support that."},
+    "error_409_title": {"zh": "记录已被他人修改", "en": "Someone else changed this record"},
+    "error_409_body": {"zh": "在您编辑期间，其他人已保存了这条记录（当前版本 {current}，"
+                             "您编辑的是版本 {yours}）。为避免覆盖他人的修改，本次保存未生效。"
+                             "请重新加载后再修改。",
+                       "en": "While you were editing, someone else saved this record (now "
+                             "version {current}, you edited version {yours}). Your change was "
+                             "not saved so that theirs is not overwritten. Reload the record "
+                             "and apply your change again."},
+    "error_409_generic": {"zh": "保存与已有数据冲突，未生效。",
+                          "en": "The change conflicts with existing data and was not saved."},
+    "error_409_gone": {"zh": "该记录已被他人删除。", "en": "Someone else deleted this record."},
+    "reload_record": {"zh": "重新加载记录", "en": "Reload the record"},
+    "error_413_title": {"zh": "文件太大", "en": "File too large"},
+    "error_413_body": {"zh": "上传的内容超过了允许的大小。",
+                       "en": "The upload is larger than allowed."},
+    "error_500_title": {"zh": "系统出错了", "en": "Something went wrong"},
+    "error_500_body": {"zh": "服务器处理请求时出错，我们已记录该问题。请稍后重试，"
+                             "或联系管理员并提供时间点。",
+                       "en": "The server failed to handle the request and logged the problem. "
+                             "Try again later or tell an administrator when it happened."},
+    "error_code": {"zh": "错误代码", "en": "Error code"},
+    "go_home": {"zh": "返回首页", "en": "Go to the home page"},
+    "go_back": {"zh": "返回上一页", "en": "Go back"},
+    "detail": {"zh": "详情", "en": "Details"},
+}
+
+
+def current_lang() -> str:
+    """The UI language of this request: the session's choice, else the configured default."""
+    default = "zh"
+    if has_request_context():
+        state = current_app.extensions.get("lendbase")
+        if state is not None:
+            default = state.settings.default_language
+        lang = session.get("lang")
+        if lang in LANGUAGES:
+            return str(lang)
+    return default
+
+
+def translate(key: str, lang: str | None = None, **params: Any) -> str:
+    """The UI string ``key`` in ``lang`` (default: the request's), formatted with ``params``."""
+    texts = MESSAGES.get(key)
+    if texts is None:
+        return key
+    text = texts.get(lang or current_lang()) or texts["en"]
+    return text.format(**params) if params else text
+
+
+def pick(label: Mapping[str, str] | str | None, lang: str | None = None,
+         fallback: str = "") -> str:
+    """The text of a metadata label ``{"zh": ..., "en": ...}`` in the UI language."""
+    if label is None:
+        return fallback
+    if isinstance(label, str):
+        return label
+    lang = lang or current_lang()
+    other = "en" if lang == "zh" else "zh"
+    return label.get(lang) or label.get(other) or fallback
