@@ -36,7 +36,8 @@ def person_form(**overrides: Any) -> dict[str, Any]:
              "fields": [
                  {"key": "name", "type": "text", "label": label("姓名", "Name"),
                   "required": True},
-                 {"key": "phone", "type": "phone", "label": label("电话", "Phone")}]},
+                 {"key": "phone", "type": "phone", "label": label("电话", "Phone"),
+                  "sensitive": True}]},
         ],
         "permissions": {
             "manager": {"actions": ["create", "read", "update"], "scope": "own"},

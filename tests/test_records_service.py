@@ -189,3 +189,18 @@ def test_reference_must_exist_and_be_visible(session, schema, users) -> None:
     entries = session.execute(select(db.audit.c.action).where(db.audit.c.form_key == "loan")
                               ).scalars().all()
     assert entries == ["create", "delete"]
+
+
+def test_masked_subtable_cells_sent_back_keep_their_value(session, schema, users) -> None:
+    svc = service(session, schema, users["am1"])
+    record = new_person(svc, contacts=[{"name": "李四", "phone": "13900001111"}])
+    row = record["contacts"][0]
+    assert row["phone"] == "139****1111"
+    updated = svc.update("person", record["id"], {"contacts": [
+        {**row, "name": "李四四"}, {"name": "王五", "phone": "13700002222"}]})
+    assert [c["name"] for c in updated["contacts"]] == ["李四四", "王五"]
+    assert updated["contacts"][0]["id"] == row["id"]  # the kept row keeps its id
+    table = schema["person"].child_tables["contacts"]
+    stored = session.execute(select(table.c.phone).order_by(table.c.seq)).scalars().all()
+    plain = [CIPHER.decrypt(v, "person.contacts.phone") for v in stored]
+    assert plain == ["13900001111", "13700002222"]

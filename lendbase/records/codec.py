@@ -18,12 +18,15 @@ def context_for(form_key: str, field_key: str) -> str:
 class RecordCodec:
     """Encodes values for storage and decodes (and masks) them for reading, for one form."""
 
-    def __init__(self, form: FormDef, cipher: FieldCipher) -> None:
+    def __init__(self, form: FormDef, cipher: FieldCipher, subtable: str | None = None) -> None:
         self.form = form
         self.cipher = cipher
+        # Ciphertext is bound to where it lives: "customer.id_number",
+        # "customer.contacts.phone"; a value copied elsewhere does not decrypt.
+        self.scope = form.key if subtable is None else f"{form.key}.{subtable}"
 
     def lookup_hash(self, f: FieldDef, value: str) -> str:
-        return self.cipher.keyed_hash(value, context_for(self.form.key, f.key))
+        return self.cipher.keyed_hash(value, context_for(self.scope, f.key))
 
     def encode(self, fields: tuple[FieldDef, ...], values: Mapping[str, Any]) -> dict[str, Any]:
         row: dict[str, Any] = {}
@@ -32,7 +35,7 @@ class RecordCodec:
                 continue
             value = values[f.key]
             if f.sensitive:
-                context = context_for(self.form.key, f.key)
+                context = context_for(self.scope, f.key)
                 plain = None if value is None else str(value)
                 row[f.key] = None if plain is None else self.cipher.encrypt(plain, context)
                 if f.has_lookup_hash:
@@ -53,14 +56,14 @@ class RecordCodec:
                 continue
             value = row[f.key]
             if f.sensitive and value is not None:
-                plain = self.cipher.decrypt(value, context_for(self.form.key, f.key))
+                plain = self.cipher.decrypt(value, context_for(self.scope, f.key))
                 value = plain if unmasked else mask_value(f.mask_kind, plain)
             values[f.key] = value
         return values
 
     def plain(self, f: FieldDef, stored: Any) -> Any:
         if f.sensitive and stored is not None:
-            return self.cipher.decrypt(stored, context_for(self.form.key, f.key))
+            return self.cipher.decrypt(stored, context_for(self.scope, f.key))
         return stored
 
     def masked(self, f: FieldDef, value: Any) -> Any:

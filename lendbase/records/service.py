@@ -77,8 +77,8 @@ class RecordService:
     def access(self, form_key: str) -> FormAccess:
         return access_for(self.actor, self.compiled(form_key).form)
 
-    def _codec(self, cf: CompiledForm) -> RecordCodec:
-        return RecordCodec(cf.form, self.cipher)
+    def _codec(self, cf: CompiledForm, subtable: str | None = None) -> RecordCodec:
+        return RecordCodec(cf.form, self.cipher, subtable)
 
     def _load_row(self, cf: CompiledForm, access: FormAccess, record_id: int) -> Mapping:
         row = self.session.execute(
@@ -89,15 +89,17 @@ class RecordService:
             raise NotFound(f"{cf.form.key} record {record_id} not found")
         return row
 
-    def _children(self, cf: CompiledForm, record_id: int) -> dict[str, list[dict[str, Any]]]:
+    def _children(self, cf: CompiledForm, record_id: int,
+                  unmasked: bool = False) -> dict[str, list[dict[str, Any]]]:
         result: dict[str, list[dict[str, Any]]] = {}
         for sub in cf.form.subtables:
             table = cf.child_tables[sub.key]
             rows = self.session.execute(
                 select(table).where(table.c.parent_id == record_id).order_by(table.c.seq)
             ).mappings().all()
-            codec = self._codec(cf)
-            result[sub.key] = [{"id": r["id"], **codec.decode(sub.fields, r)} for r in rows]
+            codec = self._codec(cf, sub.key)
+            result[sub.key] = [{"id": r["id"], **codec.decode(sub.fields, r, unmasked)}
+                               for r in rows]
         return result
 
     def _present(self, cf: CompiledForm, access: FormAccess, row: Mapping,
@@ -185,10 +187,10 @@ class RecordService:
                         rows_by_sub: Mapping[str, list[dict[str, Any]]],
                         creating: bool = False) -> None:
         """Replace the sub-table rows of a record (keeping the ids of rows sent back)."""
-        codec = self._codec(cf)
         for sub in cf.form.subtables:
             if sub.key not in rows_by_sub:
                 continue
+            codec = self._codec(cf, sub.key)
             table = cf.child_tables[sub.key]
             own_ids: set[int] = set()
             if not creating:
@@ -297,6 +299,7 @@ class RecordService:
             if not (cf.form.has_field(k) and cf.form.field(k).sensitive
                     and v == codec.masked(cf.form.field(k), before.get(k)))
         }
+        data = self._unmask_unchanged_cells(cf, record_id, data)
         self._check_writable(cf, access, data, creating=False)
         values = validate_record(cf.form, data, self.actor.lang, existing=before)
         errors: dict[str, list[str]] = {}
@@ -336,6 +339,29 @@ class RecordService:
                     record_version=new_version, actor_id=self.actor.user_id, at=now,
                     changes=masked_changes)
         return self.get(form_key, record_id)
+
+    def _unmask_unchanged_cells(self, cf: CompiledForm, record_id: int,
+                                data: Mapping[str, Any]) -> dict[str, Any]:
+        """Sub-table rows sent back with their id and a sensitive cell still masked keep the
+        stored value, as top-level sensitive fields do."""
+        subs = [s for s in cf.form.subtables
+                if isinstance(data.get(s.key), list) and any(f.sensitive for f in s.fields)]
+        if not subs:
+            return dict(data)
+        stored = self._children(cf, record_id, unmasked=True)
+        codec = self._codec(cf)
+        result = dict(data)
+        for sub in subs:
+            by_id = {str(r["id"]): r for r in stored.get(sub.key, [])}
+            rows = []
+            for row in data[sub.key]:
+                old = by_id.get(str(row.get("id"))) if isinstance(row, Mapping) else None
+                if old is not None:
+                    row = {k: (old[k] if _is_masked_copy(codec, sub, k, v, old) else v)
+                           for k, v in row.items()}
+                rows.append(row)
+            result[sub.key] = rows
+        return result
 
     def delete(self, form_key: str, record_id: int, expected_version: int | None = None) -> None:
         cf = self.compiled(form_key)
@@ -412,3 +438,11 @@ class RecordService:
                    field_key=field_key, reason=reason.strip())
         return self._codec(cf).plain(cf.form.field(field_key), row[field_key])
 
+
+
+
+def _is_masked_copy(codec: RecordCodec, sub: FieldDef, key: str, value: Any,
+                    stored_row: Mapping[str, Any]) -> bool:
+    f = next((f for f in sub.fields if f.key == key), None)
+    return (f is not None and f.sensitive and stored_row.get(key) is not None
+            and value == codec.masked(f, stored_row[key]))
