@@ -39,6 +39,11 @@ LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking
 PASSWORD = "secret-pass-1"
 VALID_ID = "11010519491231002X"
 BAD_ID = "110105194912310021"
+_SERVER: dict = {}  # the running app's LendBase state, for assertions on the database
+
+
+def server_state():  # type: ignore[no-untyped-def]
+    return _SERVER["state"]
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +56,7 @@ def server(tmp_path_factory) -> Iterator[str]:
     var = tmp_path_factory.mktemp("var")
     app = create_app(load_settings({"LENDBASE_VAR_DIR": str(var)}))
     state = app.extensions["lendbase"]
+    _SERVER["state"] = state
     db.platform_metadata.create_all(state.engine)
     with state.sessions.begin() as session:
         install_app(session, ROOT / "apps" / "credit_template")
@@ -202,3 +208,47 @@ def test_create_customer_fix_error_and_conflict(server: str, browser) -> None:
     shot(page, "10-customer-list-en")
     assert errors == [], f"JavaScript errors: {errors}"
     context.close()
+
+
+def test_account_manager_sees_masked_id_and_admin_unmask_is_logged(server: str, browser) -> None:
+    """An account manager sees only masked ID numbers and has no way to unmask; every unmask
+    an administrator makes is in the access log with its reason."""
+    from sqlalchemy import select
+
+    expect = sync_api.expect
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    sign_in(page, server, "wang")
+    page.goto(f"{server}/f/customer/new")
+    page.fill("#fld-name", "王小明")
+    page.fill("#fld-id_number", "360426199101010071")
+    page.click("button[role=tab] >> text=联系方式")
+    page.fill("#fld-mobile", "13912345678")
+    page.click("button[role=tab] >> text=业务与风控")
+    page.select_option("#fld-channel", "branch")
+    page.select_option("#fld-account_manager", label="王经理")
+    page.click("#save")
+    page.wait_for_url(f"{server}/f/customer/*")
+    record_url = page.url
+    expect(page.locator("[data-sensitive-value=id_number]")).to_have_text("360426********0071")
+    expect(page.locator("[data-unmask-field=id_number]")).to_have_count(0)
+    shot(page, "11-account-manager-masked")
+    # The administrator's customer from the other test is outside wang's row scope: 404.
+    page.goto(f"{server}/f/customer")
+    expect(page.locator("table.lb-table tbody tr")).to_have_count(1)
+    context.close()
+
+    admin = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 900})
+    page = admin.new_page()
+    sign_in(page, server)
+    page.goto(record_url)
+    page.click("[data-unmask-field=id_number]")
+    page.fill("#unmask-reason", "贷前复核")
+    page.click("#unmask-form button[type=submit]")
+    expect(page.locator("[data-sensitive-value=id_number]")).to_have_text("360426199101010071")
+    admin.close()
+    app_state = server_state()
+    with app_state.sessions() as session:
+        reasons = session.execute(select(db.access_log.c.reason)
+                                  .order_by(db.access_log.c.id)).scalars().all()
+    assert reasons[-1] == "贷前复核"

@@ -1,0 +1,88 @@
+"""The lendbase command: init, app install (twice changes nothing), export, user create."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from lendbase import db
+from lendbase.app import create_app
+from lendbase.config import load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "apps" / "credit_template"
+
+
+@pytest.fixture
+def app(tmp_path):
+    return create_app(load_settings({"LENDBASE_VAR_DIR": str(tmp_path / "var")}))
+
+
+def run(app, *args: str):  # type: ignore[no-untyped-def]
+    result = app.test_cli_runner().invoke(args=list(args))
+    return result
+
+
+def counts(app) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
+    with app.extensions["lendbase"].sessions() as session:
+        return tuple(session.execute(select(func.count()).select_from(t)).scalar()
+                     for t in (db.meta_version, db.audit, db.app_install))
+
+
+def test_install_twice_changes_nothing_and_export_round_trips(app, tmp_path) -> None:
+    assert run(app, "init").exit_code == 0
+    first = run(app, "app", "install", str(TEMPLATE))
+    assert first.exit_code == 0, first.output
+    assert "13 form(s) published, 0 unchanged" in first.output
+    before = counts(app)
+    second = run(app, "app", "install", str(TEMPLATE))
+    assert "0 form(s) published, 13 unchanged" in second.output
+    assert counts(app) == before
+    out = tmp_path / "exported"
+    exported = run(app, "app", "export", "credit_template", str(out))
+    assert exported.exit_code == 0, exported.output
+    manifest = json.loads((out / "app.json").read_text("utf-8"))
+    assert manifest["forms"] == json.loads((TEMPLATE / "app.json").read_text("utf-8"))["forms"]
+    for key in manifest["forms"]:
+        original = json.loads((TEMPLATE / "forms" / f"{key}.json").read_text("utf-8"))
+        assert json.loads((out / "forms" / f"{key}.json").read_text("utf-8")) == original
+    # the exported folder installs as the same app: nothing changes
+    again = run(app, "app", "install", str(out))
+    assert "0 form(s) published, 13 unchanged" in again.output
+
+
+def test_bad_app_folder_is_reported_not_crashed(app, tmp_path) -> None:
+    run(app, "init")
+    folder = tmp_path / "broken"
+    (folder / "forms").mkdir(parents=True)
+    (folder / "app.json").write_text(json.dumps({"key": "x", "label": {"zh": "x", "en": "x"},
+                                                 "version": "1", "forms": ["f"]}))
+    (folder / "forms" / "f.json").write_text(json.dumps(
+        {"key": "f", "label": {"zh": "x"}, "fields": [{"key": "a", "type": "text"}]}))
+    result = run(app, "app", "install", str(folder))
+    assert result.exit_code == 1
+    assert "/label: 'en' is required" in result.output
+    assert "/fields/0: 'label' is required" in result.output
+    with app.extensions["lendbase"].sessions() as session:
+        assert session.execute(select(func.count()).select_from(db.meta_draft)).scalar() == 0
+
+
+def test_user_create(app) -> None:
+    run(app, "init")
+    created = run(app, "user", "create", "--username", "boss", "--role", "admin")
+    assert created.exit_code == 0 and "password: " in created.output
+    again = run(app, "user", "create", "--username", "boss", "--role", "admin")
+    assert again.exit_code == 1 and "already exists" in again.output
+    quiet = run(app, "user", "create", "--username", "boss", "--role", "admin", "--if-missing")
+    assert quiet.exit_code == 0
+    weak = run(app, "user", "create", "--username", "x", "--password", "123", "--role", "admin")
+    assert weak.exit_code == 1 and "password" in weak.output
+
+
+def test_worker_without_redis_says_how_to_fix(app) -> None:
+    result = run(app, "worker")
+    assert result.exit_code == 1
+    assert "REDIS_URL is not set" in result.output
