@@ -128,13 +128,13 @@ def bench_pages(engine: Engine, rows: int) -> dict[str, float]:
     table = schema["customer"].table
     with factory() as session:
         service = RecordService(session, schema, Actor.system(), cipher)
-        page1 = timed(lambda: service.list("customer", limit=PAGE))
+        page1 = timed(lambda: service.list_page("customer", limit=PAGE))
         cursor = None
         start = time.perf_counter()
         for _ in range(499):
-            cursor = service.list("customer", limit=PAGE, after=cursor).next_cursor
+            cursor = service.list_page("customer", limit=PAGE, after=cursor).next_cursor
         walk = (time.perf_counter() - start) * 1000 / 499
-        page500 = timed(lambda: service.list("customer", limit=PAGE, after=cursor))
+        page500 = timed(lambda: service.list_page("customer", limit=PAGE, after=cursor))
         order = [table.c.created_at.desc(), table.c.id.desc()]
         offset500 = timed(lambda: session.execute(
             select(table).order_by(*order).limit(PAGE).offset(499 * PAGE)).all())

@@ -205,18 +205,25 @@ stored_file = Table(
 
 
 def make_engine(url: str, **kwargs: object) -> Engine:
-    """Create an engine; on SQLite turn on foreign keys and WAL so readers never block writers."""
+    """Create an engine. On SQLite: foreign keys on, WAL so readers never block writers, and
+    transactions that SQLAlchemy begins itself (the sqlite3 driver would otherwise commit DDL
+    on its own, so a failed schema migration could not be rolled back)."""
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30})
     engine = create_engine(url, future=True, **kwargs)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        def _sqlite_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            dbapi_conn.isolation_level = None  # the driver stops managing transactions
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):  # type: ignore[no-untyped-def]
+            conn.exec_driver_sql("BEGIN")
 
     return engine

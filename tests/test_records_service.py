@@ -124,7 +124,7 @@ def test_row_scope_gives_404_not_data(session, schema, users) -> None:
     other = service(session, schema, users["am2"])
     with pytest.raises(NotFound):
         other.get("person", mine["id"])
-    assert other.list("person").items == []
+    assert other.list_page("person").items == []
     with pytest.raises(PermissionDenied):
         other.delete("person", mine["id"])  # manager has no delete right at all
 
@@ -153,7 +153,7 @@ def test_keyset_pages_filters_and_search(session, schema, users) -> None:
     seen: list[int] = []
     after = None
     while True:
-        page = svc.list("person", order_by=["income", "-name"], after=after, limit=7)
+        page = svc.list_page("person", order_by=["income", "-name"], after=after, limit=7)
         seen += [r["id"] for r in page.items]
         incomes = [r["income"] for r in page.items]
         assert incomes == sorted(incomes)
@@ -161,16 +161,16 @@ def test_keyset_pages_filters_and_search(session, schema, users) -> None:
             break
         after = page.next_cursor
     assert len(seen) == 25 and len(set(seen)) == 25
-    rich = svc.list("person", where={"field": "income", "op": ">=", "value": "1400"})
+    rich = svc.list_page("person", where={"field": "income", "op": ">=", "value": "1400"})
     assert len(rich.items) == 5
-    vip = svc.list("person", where={"and": [{"field": "tags", "op": "in", "value": ["vip"]},
+    vip = svc.list_page("person", where={"and": [{"field": "tags", "op": "in", "value": ["vip"]},
                                             {"field": "income", "op": "<", "value": 1200}]})
     # odd i are VIP; income < 1200 means i % 5 in (0, 1)
     assert {r["name"] for r in vip.items} == {f"客户{i:02d}" for i in range(25)
                                               if i % 2 and i % 5 in (0, 1)}
-    assert [r["name"] for r in svc.list("person", search="客户07").items] == ["客户07"]
+    assert [r["name"] for r in svc.list_page("person", search="客户07").items] == ["客户07"]
     # an encrypted, indexed phone number is found by exact value through its keyed hash
-    found = svc.list("person", search="138 1234 0013").items
+    found = svc.list_page("person", search="138 1234 0013").items
     assert [r["name"] for r in found] == ["客户13"]
 
 

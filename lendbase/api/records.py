@@ -49,7 +49,7 @@ def _page(page: Any) -> dict[str, Any]:
 def list_records(args: dict[str, Any], form: str) -> Any:
     service = record_service(api_actor())
     order = [o.strip() for o in args.get("order_by", "").split(",") if o.strip()] or None
-    return _page(service.list(form, search=args.get("q"), order_by=order,
+    return _page(service.list_page(form, search=args.get("q"), order_by=order,
                               after=args.get("after"), limit=args["limit"]))
 
 
@@ -67,7 +67,7 @@ def create_record(form: str) -> Any:
 @blp.response(200, s.PageSchema)
 def query_records(body: dict[str, Any], form: str) -> Any:
     service = record_service(api_actor())
-    return _page(service.list(form, where=body.get("where"), search=body.get("q"),
+    return _page(service.list_page(form, where=body.get("where"), search=body.get("q"),
                               order_by=body.get("order_by"), after=body.get("after"),
                               limit=body["limit"]))
 

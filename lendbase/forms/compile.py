@@ -23,14 +23,18 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    UniqueConstraint,
 )
 from sqlalchemy.types import TypeEngine
 
 from lendbase import db
 from lendbase.errors import CompileError
 from lendbase.forms.model import FieldDef, FormDef
-from lendbase.forms.naming import child_table_name_for, hash_column_for, table_name_for
+from lendbase.forms.naming import (
+    child_table_name_for,
+    hash_column_for,
+    index_name_for,
+    table_name_for,
+)
 
 SYSTEM_COLUMNS = ("id", "created_at", "created_by", "updated_at", "updated_by", "version",
                   "owner_id")
@@ -134,13 +138,14 @@ def _constraints(table_name: str, fields: Iterable[FieldDef]) -> list:
     for f in fields:
         col = hash_column_for(f.key) if f.has_lookup_hash else f.key
         if f.unique or f.type == "auto_number":
-            items.append(UniqueConstraint(col, name=f"uq_{table_name}_{col}"[:60]))
+            # a unique index, not a table constraint: SQLite can drop an index later
+            items.append(Index(index_name_for(table_name, col, prefix="uq"), col, unique=True))
         elif f.indexed and f.type not in {"reference", "user", "file"}:
             # (value, id) so that sorting by the field pages by keyset on the index.
-            items.append(Index(f"ix_{table_name}_{col}"[:60], col, "id"))
+            items.append(Index(index_name_for(table_name, col), col, "id"))
         if f.searchable and not f.sensitive:
             items.append(Index(
-                f"ix_{table_name}_{f.key}_trgm"[:60], f.key,
+                index_name_for(table_name, f.key, suffix="trgm"), f.key,
                 postgresql_using="gin", postgresql_ops={f.key: "gin_trgm_ops"},
             ))
     return items
@@ -158,7 +163,7 @@ def _sort_indexes(table_name: str, form: FormDef) -> list[Index]:
         f = form.field(key)
         if not f.stored or f.sensitive or f.indexed or f.unique or f.type == "auto_number":
             return []
-    return [Index(f"ix_{table_name}_{key}_sort"[:60], key, "id")]
+    return [Index(index_name_for(table_name, key, suffix="sort"), key, "id")]
 
 
 def _system_columns() -> list[Column]:
@@ -187,11 +192,9 @@ def compile_form(form: FormDef, metadata: MetaData, known_forms: Iterable[str],
     items = _constraints(name, form.stored_fields)
     for index in form.indexes:
         cols = [hash_column_for(k) if form.field(k).has_lookup_hash else k for k in index.fields]
-        suffix = "_".join(cols)
-        if index.unique:
-            items.append(UniqueConstraint(*cols, name=f"uq_{name}_{suffix}"[:60]))
-        else:
-            items.append(Index(f"ix_{name}_{suffix}"[:60], *cols))
+        prefix = "uq" if index.unique else "ix"
+        items.append(Index(index_name_for(name, *cols, prefix=prefix), *cols,
+                           unique=index.unique))
     items += _sort_indexes(name, form)
     table = Table(name, metadata, *columns, *items)
     children: dict[str, Table] = {}

@@ -204,11 +204,12 @@ class FormDef:
 # --- loading -------------------------------------------------------------------------------
 
 
-def _load_field(doc: Mapping[str, Any]) -> FieldDef:
+def load_field(doc: Mapping[str, Any]) -> FieldDef:
+    """A ``FieldDef`` from a field document that was valid when its form was published."""
     kwargs: dict[str, Any] = {k: v for k, v in doc.items() if k not in {"options", "fields",
                                                                          "accept"}}
     kwargs["options"] = tuple(Option(o["value"], o["label"]) for o in doc.get("options", ()))
-    kwargs["fields"] = tuple(_load_field(f) for f in doc.get("fields", ()))
+    kwargs["fields"] = tuple(load_field(f) for f in doc.get("fields", ()))
     kwargs["accept"] = tuple(doc.get("accept", ()))
     if doc.get("type") in {"money"} and "decimals" not in doc:
         kwargs["decimals"] = 2
@@ -250,7 +251,7 @@ def _load_tabs(form_doc: Mapping[str, Any], fields: tuple[FieldDef, ...]) -> tup
 
 def load_form(doc: Mapping[str, Any]) -> FormDef:
     """Build a ``FormDef`` from a document that passed ``validate_document('forms', doc)``."""
-    fields = tuple(_load_field(f) for f in doc["fields"])
+    fields = tuple(load_field(f) for f in doc["fields"])
     permissions = {
         role: RolePermission(
             actions=frozenset(p.get("actions", ())),

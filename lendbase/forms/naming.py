@@ -29,3 +29,9 @@ def hash_column_for(field_key: str) -> str:
 
 def sequence_name_for(form_key: str, field_key: str, prefix: str) -> str:
     return f"{form_key}.{field_key}:{prefix}"
+
+
+def index_name_for(table_name: str, *columns: str, prefix: str = "ix", suffix: str = "") -> str:
+    """Index names that stay unique when long names are shortened (a digest, not a cut)."""
+    tail = f"_{suffix}" if suffix else ""
+    return _fit(f"{prefix}_{table_name}_{'_'.join(columns)}{tail}")

@@ -10,9 +10,9 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import CursorResult, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from lendbase import db
@@ -128,13 +128,13 @@ class MetadataStore:
         if doc == current.doc:
             return current
         now = self.clock()
-        result = self.session.execute(
+        result = cast(CursorResult[Any], self.session.execute(
             update(db.meta_draft)
             .where(db.meta_draft.c.kind == kind, db.meta_draft.c.key == key,
                    db.meta_draft.c.lock_version == current.lock_version)
             .values(doc=doc, lock_version=current.lock_version + 1, updated_by=self.actor_id,
                     updated_at=now)
-        )
+        ))
         if result.rowcount != 1:
             raise Conflict("the draft was changed by someone else meanwhile; reload it")
         return Draft(kind, key, doc, current.lock_version + 1, self.actor_id, now)
@@ -215,9 +215,9 @@ class MetadataStore:
         return read_generation(self.session)
 
     def bump_generation(self) -> None:
-        result = self.session.execute(
+        result = cast(CursorResult[Any], self.session.execute(
             update(db.meta_generation).where(db.meta_generation.c.id == 1)
-            .values(generation=db.meta_generation.c.generation + 1))
+            .values(generation=db.meta_generation.c.generation + 1)))
         if result.rowcount == 0:
             self.session.execute(insert(db.meta_generation).values(id=1, generation=1))
 

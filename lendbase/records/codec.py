@@ -47,7 +47,7 @@ class RecordCodec:
                 row[f.key] = value
         return row
 
-    def decode(self, fields: tuple[FieldDef, ...], row: Mapping[str, Any],
+    def decode(self, fields: tuple[FieldDef, ...], row: Mapping[Any, Any],
                unmasked: bool = False) -> dict[str, Any]:
         """Python values of a stored row; sensitive ones masked unless ``unmasked``."""
         values: dict[str, Any] = {}

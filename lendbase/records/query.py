@@ -75,7 +75,7 @@ def _load(value: Any) -> Any:
     return value
 
 
-def encode_cursor(row: Mapping[str, Any], keys: list[SortKey]) -> str:
+def encode_cursor(row: Mapping[Any, Any], keys: list[SortKey]) -> str:
     payload = json.dumps([_dump(row[k.column]) for k in keys], separators=(",", ":"))
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
@@ -107,6 +107,7 @@ def _after(table: Table, keys: list[SortKey], values: list[Any]) -> ColumnElemen
             (table.c[k.column].is_(None) if v is None else table.c[k.column] == v)
             for k, v in zip(keys[:i], values[:i], strict=True)
         ]
+        beyond: ColumnElement[bool]
         if value is None:
             if not key.descending:
                 continue  # nothing sorts after NULL ascending, except by later keys

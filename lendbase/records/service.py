@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, exists, insert, select, update
+from sqlalchemy import CursorResult, and_, delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -225,7 +225,7 @@ class RecordService:
         statement has one, else the row count."""
         try:
             with self.session.begin_nested():
-                result = self.session.execute(statement, params)
+                result = cast(CursorResult[Any], self.session.execute(statement, params))
                 return result.scalar_one() if result.returns_rows else result.rowcount
         except IntegrityError as exc:
             detail = str(exc.orig).splitlines()[0] if exc.orig else "constraint violated"
@@ -384,7 +384,7 @@ class RecordService:
                     changes={k: [v, None] for k, v in jsonable(snapshot).items()})
 
     # --- queries ---------------------------------------------------------------------------
-    def list(self, form_key: str, *, where: Mapping[str, Any] | None = None,
+    def list_page(self, form_key: str, *, where: Mapping[str, Any] | None = None,
              search: str | None = None, order_by: list[str] | None = None,
              after: str | None = None, limit: int = 50) -> Page:
         cf = self.compiled(form_key)

@@ -71,7 +71,7 @@ def list_records(form_key: str) -> str | Response:
     sort = parse_sort(form, request.args.get("sort"))
     after = request.args.get("after") or None
     try:
-        page = service.list(form_key, where=where, search=search or None, order_by=sort,
+        page = service.list_page(form_key, where=where, search=search or None, order_by=sort,
                             after=after, limit=PAGE_SIZE)
     except ValidationFailed as exc:
         if after and "after" in exc.fields:  # a stale cursor: start again from the top

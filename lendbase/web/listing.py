@@ -142,7 +142,7 @@ def reference_options(service: RecordService, target: str,
     form = cf.form
     title = form.title_field if form.title_field and form.has_field(form.title_field) else None
     order = [title] if title and title in sortable_columns(form) else ["id"]
-    page = service.list(target, order_by=order, limit=limit)
+    page = service.list_page(target, order_by=order, limit=limit)
     return [(str(item["id"]), form.title_of(item)) for item in page.items]
 
 
