@@ -181,6 +181,20 @@ access_log = Table(
     Index("ix_lb_access_log_record", "form_key", "record_id"),
 )
 
+#: Changes to everything that is not a form record (metadata drafts and publishes, users,
+#: departments...): who, when, what, and the before/after that matters.
+change_log = Table(
+    "lb_change_log",
+    platform_metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    _ts("at"),
+    Column("actor_id", IdType, nullable=True),
+    Column("subject", String(200), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("detail", JsonType, nullable=False),
+    Index("ix_lb_change_log_subject", "subject", "id"),
+)
+
 sequence = Table(
     "lb_sequence",
     platform_metadata,

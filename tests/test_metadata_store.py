@@ -64,3 +64,21 @@ def test_diff_matches_options_by_value() -> None:
     assert {"op": "remove", "path": "/options[value=b]", "old": {"value": "b", "label": "B"}} \
         in changes
     assert {"op": "change", "path": "/options[value=a]/label", "old": "A", "new": "AA"} in changes
+
+
+def test_every_draft_change_is_logged_with_what_changed(session) -> None:
+    store = MetadataStore(session, None)
+    store.create("forms", person_form())
+    doc = person_form()
+    doc["label"] = label("个人客户", "Individual")
+    store.save_draft("forms", "person", doc)
+    store.record_version("forms", "person", doc)
+    store.restore("forms", "person", 1)
+    entries = store.log("forms", "person")
+    assert [e["action"] for e in entries] == ["restore", "publish", "save", "create"]
+    save = entries[2]["detail"]
+    assert save["changes"] == [{"op": "change", "path": "/label/zh", "old": "客户",
+                                "new": "个人客户"},
+                               {"op": "change", "path": "/label/en", "old": "Person",
+                                "new": "Individual"}]
+    assert entries[1]["detail"]["version"] == 1

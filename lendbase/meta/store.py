@@ -16,6 +16,7 @@ from sqlalchemy import CursorResult, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from lendbase import db
+from lendbase.changelog import changes_of, log_change, subject_for
 from lendbase.errors import Conflict, MetadataError, NotFound
 from lendbase.meta.jsondiff import diff_documents
 from lendbase.meta.validate import KINDS, validate_document
@@ -110,6 +111,7 @@ class MetadataStore:
         self.session.execute(insert(db.meta_draft).values(
             kind=kind, key=key, doc=doc, lock_version=1, updated_by=self.actor_id,
             updated_at=now))
+        self._log(kind, key, "create", {"lock_version": 1, "checksum": checksum_of(doc)}, now)
         return Draft(kind, key, doc, 1, self.actor_id, now)
 
     def save_draft(self, kind: str, key: str, doc: dict[str, Any],
@@ -137,6 +139,9 @@ class MetadataStore:
         ))
         if result.rowcount != 1:
             raise Conflict("the draft was changed by someone else meanwhile; reload it")
+        # The draft is overwritten, so the log keeps what changed (nothing silently lost).
+        self._log(kind, key, "save", {"lock_version": current.lock_version + 1,
+                                      "changes": diff_documents(current.doc, doc)}, now)
         return Draft(kind, key, doc, current.lock_version + 1, self.actor_id, now)
 
     # --- versions ----------------------------------------------------------------------------
@@ -187,6 +192,8 @@ class MetadataStore:
         self.session.execute(insert(db.meta_version).values(
             kind=kind, key=key, version=number, doc=doc, checksum=checksum, note=note,
             published_by=self.actor_id, published_at=now))
+        self._log(kind, key, "publish", {"version": number, "checksum": checksum,
+                                         "note": note}, now)
         self.bump_generation()
         return Version(kind, key, number, doc, checksum, note, self.actor_id, now)
 
@@ -208,7 +215,20 @@ class MetadataStore:
         found = self.published(kind, key, version)
         if found is None:
             raise NotFound(f"{kind[:-1]} {key!r} has no version {version}")
-        return self.save_draft(kind, key, found.doc)
+        draft = self.save_draft(kind, key, found.doc)
+        self._log(kind, key, "restore", {"from_version": version,
+                                         "lock_version": draft.lock_version}, self.clock())
+        return draft
+
+    def log(self, kind: str, key: str) -> list[dict[str, Any]]:
+        """Every create, save, publish and restore of a document, newest first."""
+        _check_kind(kind)
+        return changes_of(self.session, subject_for("meta", kind, key))
+
+    def _log(self, kind: str, key: str, action: str, detail: dict[str, Any],
+             at: datetime) -> None:
+        log_change(self.session, actor_id=self.actor_id, subject=subject_for("meta", kind, key),
+                   action=action, detail=detail, at=at)
 
     # --- generation ------------------------------------------------------------------------
     def generation(self) -> int:
