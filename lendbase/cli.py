@@ -166,7 +166,7 @@ def _run_demo(seed: int, customers: int) -> None:
     with state.sessions.begin() as session:
         schema = state.registry.schema(session)
         summary = generate_demo(session, schema, state.cipher, seed=seed, customers=customers,
-                                progress=click.echo)
+                                progress=click.echo, upload_dir=state.settings.upload_dir)
     click.echo(f"demo data: {summary}")
 
 

@@ -246,6 +246,20 @@ def test_api_paths_are_not_csrf_checked(site) -> None:
     assert "csrf" not in response.get_data(as_text=True).lower()
 
 
+def test_api_accepts_the_page_cookie_with_a_csrf_header_for_writes(site) -> None:
+    client = site.test_client()
+    login(client, "am1")
+    assert client.get("/api/v1/auth/me").json["username"] == "am1"
+    body = {"name": "x"}
+    refused = client.post("/api/v1/records/gadget", json=body)
+    assert refused.status_code == 403
+    assert "X-CSRFToken" in refused.json["error"]["message"]
+    csrf = token(client.get("/").text)
+    accepted = client.post("/api/v1/records/gadget", json=body, headers={"X-CSRFToken": csrf})
+    assert accepted.status_code in (201, 422), accepted.json  # past authentication and CSRF
+    assert accepted.json.get("error", {}).get("code") != "permission_denied"
+
+
 # --- home and lists --------------------------------------------------------------------------
 
 

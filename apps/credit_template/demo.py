@@ -18,6 +18,7 @@ The caller owns the transaction: nothing here commits.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import random
 import time
@@ -64,6 +65,7 @@ from lendbase import db
 from lendbase.auth.users import ensure_department, ensure_role
 from lendbase.errors import Conflict
 from lendbase.forms.compile import CompiledSchema
+from lendbase.records.files import FileStore
 from lendbase.records.permissions import Actor
 from lendbase.records.service import RecordService
 from lendbase.security import FieldCipher, hash_password
@@ -591,9 +593,16 @@ def _ensure_org(session: Session, rng: random.Random, joined: datetime
     return users, am_teams, heads
 
 
-def _specimen_file(session: Session, at: datetime) -> int:
-    """The stored-file row every demo consent's (required) evidence points at."""
+def _specimen_file(session: Session, schema: CompiledSchema, upload_dir: Path | None,
+                   at: datetime) -> int:
+    """The stored file every demo consent's (required) evidence points at: a real file in the
+    upload directory, stored like any upload (without ``upload_dir`` only its row, for tests)."""
     content = b"%PDF-1.4\n% LendBase demo consent specimen\n%%EOF\n"
+    if upload_dir is not None:
+        store = FileStore(session, upload_dir, 1024 * 1024)
+        evidence = schema["consent"].form.field("evidence")
+        return store.save("consent", evidence, io.BytesIO(content), "授权书样本.pdf",
+                          "application/pdf", None)
     return session.execute(insert(db.stored_file).values(
         form_key="consent", field_key="evidence", filename="授权书样本.pdf",
         content_type="application/pdf", size=len(content),
@@ -603,7 +612,8 @@ def _specimen_file(session: Session, at: datetime) -> int:
 
 def generate_demo(session: Session, schema: CompiledSchema, cipher: FieldCipher, *,
                   seed: int = 2026, customers: int = 2000, today: date | None = None,
-                  progress: Callable[[str], None] | None = None) -> DemoSummary:
+                  progress: Callable[[str], None] | None = None,
+                  upload_dir: Path | None = None) -> DemoSummary:
     """Create the demo organisation and portfolio in the session (the caller commits).
 
     Same ``seed``, ``customers`` and ``today`` (the business date) give identical data.
@@ -626,7 +636,8 @@ def generate_demo(session: Session, schema: CompiledSchema, cipher: FieldCipher,
     origin = business_date - timedelta(days=_HISTORY_DAYS + 30 + 2 * 365)
     joined = datetime(origin.year, origin.month, origin.day, 9, tzinfo=TZ)
     users, am_teams, heads = _ensure_org(session, rng, joined)
-    planner = _Planner(rng, business_date, users, am_teams, _specimen_file(session, joined))
+    specimen = _specimen_file(session, schema, upload_dir, joined)
+    planner = _Planner(rng, business_date, users, am_teams, specimen)
     org, products = planner.structure(heads)
     for _ in range(customers):
         planner.customer(org, products)

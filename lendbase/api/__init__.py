@@ -39,8 +39,8 @@ def init_api(app: Flask) -> Api:
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}],
     })
-    from lendbase.api import auth_views, meta, records
+    from lendbase.api import auth_views, files, meta, org, records
 
-    for module in (auth_views, meta, records):
+    for module in (auth_views, meta, records, org, files):
         api.register_blueprint(module.blp)
     return api

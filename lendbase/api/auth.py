@@ -23,14 +23,14 @@ def api_actor() -> Actor:
     lang = lang if lang in {"zh", "en"} else "en"
     if header.lower().startswith("bearer "):
         user_id = user_for_token(db_session(), header[7:].strip())
-    elif session.get("user_id"):
+    elif session.get("uid"):
         if request.method not in _SAFE:
             try:
                 validate_csrf(request.headers.get("X-CSRFToken"))
             except (ValidationError, CSRFError):
                 raise PermissionDenied("a cookie-authenticated API call needs the X-CSRFToken "
                                        "header; or use a bearer token") from None
-        user_id = int(session["user_id"])
+        user_id = int(session["uid"])
         lang = session.get("lang", lang)
     else:
         raise NotAuthenticated("send 'Authorization: Bearer <token>'; get a token from "

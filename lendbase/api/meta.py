@@ -130,3 +130,11 @@ def diff(args: dict[str, Any], kind: str, key: str) -> Any:
 @blp.response(200, s.DraftSchema)
 def restore(body: dict[str, Any], kind: str, key: str) -> Any:
     return _draft_dict(_store().restore(kind, key, body["version"]))
+
+
+@blp.route("/<kind>/<key>/log")
+@blp.response(200, s.ChangeEntry(many=True))
+def change_log(kind: str, key: str) -> Any:
+    """Every create, save, publish and restore of the document, newest first."""
+    require_admin()
+    return MetadataStore(db_session(), None).log(kind, key)

@@ -10,7 +10,9 @@ from flask_smorest import Blueprint
 from lendbase.api import schemas as s
 from lendbase.api.auth import api_actor
 from lendbase.errors import ValidationFailed
-from lendbase.web.context import record_service
+from lendbase.records.export import export_records
+from lendbase.web.context import compiled_schema, db_session, record_service, state
+from lendbase.web.list_views import export_download
 
 blp = Blueprint("records", __name__, url_prefix="/api/v1/records",
                 description="Records of published forms")
@@ -70,6 +72,22 @@ def query_records(body: dict[str, Any], form: str) -> Any:
     return _page(service.list_page(form, where=body.get("where"), search=body.get("q"),
                               order_by=body.get("order_by"), after=body.get("after"),
                               limit=body["limit"]))
+
+
+@blp.route("/<form>/export", methods=["POST"])
+@blp.arguments(s.ExportBody)
+@blp.response(200, description="the records as a CSV or XLSX attachment (sensitive values "
+                               "masked); the export is logged with its reason",
+              content_type="application/octet-stream")
+@blp.alt_response(403, schema=s.ApiError, description="no export right on the form")
+@blp.alt_response(422, schema=s.ApiError)
+def export_file(body: dict[str, Any], form: str) -> Any:
+    actor = api_actor()
+    result = export_records(db_session(), compiled_schema(), actor, state().cipher, form,
+                            where=body.get("where"), search=body.get("q"),
+                            order_by=body.get("order_by"), fmt=body["file_format"],
+                            lang=actor.lang, reason=body["reason"])
+    return export_download(result)
 
 
 @blp.route("/<form>/<int:record_id>")

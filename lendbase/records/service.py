@@ -7,7 +7,7 @@ takes a Session and an Actor and never commits; the request or job boundary owns
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -158,8 +158,10 @@ class RecordService:
             elif f.type == "user":
                 query = select(db.user.c.id).where(db.user.c.id == value)
                 label = "user"
-            else:
-                query = select(db.stored_file.c.id).where(db.stored_file.c.id == value)
+            else:  # a file uploaded for this form and field, not one borrowed from elsewhere
+                query = select(db.stored_file.c.id).where(
+                    db.stored_file.c.id == value, db.stored_file.c.form_key == cf.form.key,
+                    db.stored_file.c.field_key == f.key)
                 label = "file"
             if self.session.execute(query).first() is None:
                 errors.setdefault(prefix + f.key, []).append(
@@ -384,14 +386,10 @@ class RecordService:
                     changes={k: [v, None] for k, v in jsonable(snapshot).items()})
 
     # --- queries ---------------------------------------------------------------------------
-    def list_page(self, form_key: str, *, where: Mapping[str, Any] | None = None,
-             search: str | None = None, order_by: list[str] | None = None,
-             after: str | None = None, limit: int = 50) -> Page:
-        cf = self.compiled(form_key)
-        access = self.access(form_key)
-        access.require("read", cf.form, self.actor.lang)
-        if not 1 <= limit <= q.MAX_LIMIT:
-            raise ValidationFailed({"limit": [f"must be between 1 and {q.MAX_LIMIT}"]})
+    def _list_query(self, cf: CompiledForm, access: FormAccess,
+                    where: Mapping[str, Any] | None, search: str | None,
+                    order_by: list[str] | None) -> tuple[list[q.SortKey], list[Any]]:
+        """The sort keys and WHERE conditions of a list: row scope, filters, search."""
         keys = q.parse_sort(cf.form, order_by)
         conditions: list[Any] = [scope_clause(self.actor, access, cf.table)]
         clause = q.filter_clause(cf.form, cf.table, where)
@@ -400,6 +398,17 @@ class RecordService:
         if search and search.strip():
             codec = self._codec(cf)
             conditions.append(q.search_clause(cf.form, cf.table, search, codec.lookup_hash))
+        return keys, conditions
+
+    def list_page(self, form_key: str, *, where: Mapping[str, Any] | None = None,
+                  search: str | None = None, order_by: list[str] | None = None,
+                  after: str | None = None, limit: int = 50) -> Page:
+        cf = self.compiled(form_key)
+        access = self.access(form_key)
+        access.require("read", cf.form, self.actor.lang)
+        if not 1 <= limit <= q.MAX_LIMIT:
+            raise ValidationFailed({"limit": [f"must be between 1 and {q.MAX_LIMIT}"]})
+        keys, conditions = self._list_query(cf, access, where, search, order_by)
         rows = self.session.execute(
             q.page_query(cf.table, keys, conditions, after, limit)).mappings().all()
         more = len(rows) > limit
@@ -407,6 +416,50 @@ class RecordService:
         items = [self._present(cf, access, r) for r in rows]
         cursor = q.encode_cursor(rows[-1], keys) if more and rows else None
         return Page(items, cursor)
+
+    def iter_chunks(self, form_key: str, *, where: Mapping[str, Any] | None = None,
+                    search: str | None = None, order_by: list[str] | None = None,
+                    chunk: int = 1000, archived: bool = False
+                    ) -> Iterator[list[dict[str, Any]]]:
+        """Every record the list would show (same right, row scope, filters, search and
+        order), in chunks of at most ``chunk`` records presented as ``get`` presents them
+        (sensitive values masked, hidden fields left out, no sub-table rows).
+
+        It walks keyset pages, so memory holds one chunk however many records match. With
+        ``archived`` each record also carries the (masked) values of the form's archived
+        fields. Arguments are checked now; the rows are read as the iterator is consumed.
+        """
+        cf = self.compiled(form_key)
+        access = self.access(form_key)
+        access.require("read", cf.form, self.actor.lang)
+        if chunk < 1:
+            raise ValidationFailed({"chunk": ["must be at least 1"]})
+        keys, conditions = self._list_query(cf, access, where, search, order_by)
+        return self._walk(cf, access, keys, conditions, chunk, archived)
+
+    def _walk(self, cf: CompiledForm, access: FormAccess, keys: list[q.SortKey],
+              conditions: list[Any], chunk: int,
+              archived: bool) -> Iterator[list[dict[str, Any]]]:
+        after: str | None = None
+        while True:
+            rows = self.session.execute(
+                q.page_query(cf.table, keys, conditions, after, chunk)).mappings().all()
+            more = len(rows) > chunk
+            rows = rows[:chunk]
+            if rows:
+                items = [self._present(cf, access, r) for r in rows]
+                if archived and cf.archived:
+                    for item, row in zip(items, rows, strict=True):
+                        item.update(self._archived_values(cf, row))
+                yield items
+            if not more:
+                return
+            after = q.encode_cursor(rows[-1], keys)
+
+    def _archived_values(self, cf: CompiledForm, row: Mapping) -> dict[str, Any]:
+        values = self._codec(cf).decode(cf.archived, row)
+        return {f.key: _as_utc(values[f.key]) if f.type == "datetime" else values[f.key]
+                for f in cf.archived if f.key in values}
 
     def history(self, form_key: str, record_id: int) -> list[dict[str, Any]]:
         cf = self.compiled(form_key)

@@ -75,6 +75,24 @@ MESSAGES: dict[str, dict[str, str]] = {
                       "en": "Change the search or the filters."},
     "sort_by": {"zh": "按此列排序", "en": "Sort by this column"},
     "showing_n": {"zh": "本页 {n} 条", "en": "{n} on this page"},
+    # export
+    "export": {"zh": "导出", "en": "Export"},
+    "export_title": {"zh": "导出{form}", "en": "Export {form}"},
+    "export_body": {"zh": "导出您有权查看的全部记录。敏感信息保持脱敏，本次导出将连同原因记入"
+                          "访问日志。",
+                    "en": "Exports every record you may see. Sensitive values stay masked; the "
+                          "export and its reason are logged."},
+    "export_body_filtered": {"zh": "按当前的搜索和筛选条件导出全部页的记录。敏感信息保持脱敏，"
+                                   "本次导出将连同原因记入访问日志。",
+                             "en": "Exports every page of records that match the current "
+                                   "search and filters. Sensitive values stay masked; the "
+                                   "export and its reason are logged."},
+    "export_format": {"zh": "文件格式", "en": "File format"},
+    "export_reason": {"zh": "导出原因", "en": "Reason"},
+    "export_reason_placeholder": {"zh": "例如：月度风险报表", "en": "e.g. monthly risk report"},
+    "export_submit": {"zh": "导出", "en": "Export"},
+    "export_reason_required": {"zh": "导出需要填写原因，未导出任何数据。",
+                               "en": "An export needs a reason; nothing was exported."},
     # record page / form
     "view": {"zh": "查看", "en": "View"},
     "edit": {"zh": "编辑", "en": "Edit"},

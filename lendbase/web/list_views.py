@@ -5,13 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from lendbase.errors import ValidationFailed
 from lendbase.forms.model import FieldDef
-from lendbase.web.context import compiled_schema, current_actor, db_session, record_service
+from lendbase.records.export import ExportResult, export_records
+from lendbase.web.context import (
+    compiled_schema,
+    current_actor,
+    db_session,
+    record_service,
+    state,
+)
 from lendbase.web.display import (
     Lookups,
     column_label,
@@ -19,7 +26,7 @@ from lendbase.web.display import (
     format_system,
     format_value,
 )
-from lendbase.web.i18n import current_lang, pick
+from lendbase.web.i18n import current_lang, pick, translate
 from lendbase.web.listing import (
     PAGE_SIZE,
     build_filters,
@@ -127,4 +134,50 @@ def list_records(form_key: str) -> str | Response:
         can_create=access.can("create"), next_url=next_url, first_url=first_url,
         clear_url=clear_url, has_search=bool(form.searchable_fields) or any(
             f.type == "auto_number" or f.has_lookup_hash for f in form.stored_fields),
-        new_url=url_for("record_pages.new_record", form_key=form_key))
+        new_url=url_for("record_pages.new_record", form_key=form_key),
+        can_export=access.can("export"),
+        export_url=url_for("lists.export_records_file", form_key=form_key),
+        export_params=sorted(_args_without("after").items()))
+
+
+def export_download(result: ExportResult) -> Response:
+    """The export as an attachment; the temporary file goes once the response is sent."""
+    # send_file streams the file object itself (direct passthrough), so the server's close()
+    # reaches it; a response.call_on_close callback would never run.
+    size = result.path.stat().st_size
+    response = send_file(result.open_once(), mimetype=result.content_type, as_attachment=True,
+                         download_name=result.filename, etag=False, max_age=0)
+    response.content_length = size
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Row-Count"] = str(result.row_count)
+    return response
+
+
+@lists_bp.route("/f/<form_key>/export", methods=["POST"])
+def export_records_file(form_key: str) -> Response:
+    """Download what the list shows (its filters, search and sort; every page) as CSV or
+    XLSX. The modal of the list page posts here with the format and the reason."""
+    actor = current_actor()
+    assert actor is not None
+    lang = current_lang()
+    service = record_service(actor)
+    form = service.compiled(form_key).form
+    access = service.access(form_key)
+    access.require("export", form, lang)
+    session = db_session()
+    _, where = build_filters(session, service, form, access, request.form, lang)
+    search = (request.form.get("q") or "").strip()
+    params = {k: v for k, v in request.form.items()
+              if k not in {"csrf_token", "format", "reason"} and v != ""}
+    try:
+        result = export_records(
+            session, compiled_schema(), actor, state().cipher, form_key, where=where,
+            search=search or None, order_by=parse_sort(form, request.form.get("sort")),
+            fmt=request.form.get("format", "xlsx"), lang=lang,
+            reason=request.form.get("reason", ""))
+    except ValidationFailed as exc:
+        if "reason" not in exc.fields:
+            raise
+        flash(translate("export_reason_required", lang), "error")
+        return redirect(_list_url(form_key, **params))
+    return export_download(result)
