@@ -108,6 +108,7 @@ def user_create(username: str, password: str | None, roles: tuple[str, ...],
 
     from lendbase import db
     from lendbase.auth.users import create_user, ensure_role
+    from lendbase.changelog import log_change, subject_for
 
     generated = password is None
     password = password or secrets.token_urlsafe(12)
@@ -120,7 +121,11 @@ def user_create(username: str, password: str | None, roles: tuple[str, ...],
                 return
             if "admin" in roles:
                 ensure_role(session, "admin", {"zh": "管理员", "en": "Administrator"}, True)
-            create_user(session, username, password, roles, display_name)
+            user_id = create_user(session, username, password, roles, display_name)
+            log_change(session, actor_id=None, subject=subject_for("org", "user", user_id),
+                       action="create", detail={"after": {"username": username,
+                                                          "roles": sorted(roles)},
+                                                "via": "lendbase user create"})
     except LendBaseError as error:
         _fail(error)
     click.echo(f"user {username} created with role(s) {', '.join(roles)}"

@@ -1,5 +1,6 @@
 """The administrators' organisation page on both databases: the tree, forms posted with the
-CSRF token, refusals shown by the field, and 403 for everyone else."""
+CSRF token, refusals shown by the field, and 403 for everyone else; every change logged with
+the administrator as actor, and a reset or deactivation ending the user's page sessions."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from sqlalchemy.orm import sessionmaker
 
 from lendbase.app import create_app
 from lendbase.auth import org
+from lendbase.auth.tokens import issue_token, user_for_token
 from lendbase.auth.users import create_user, ensure_role, load_actor
+from lendbase.changelog import changes_of, subject_for
 from lendbase.config import load_settings
+from lendbase.errors import NotAuthenticated
 
 PASSWORD = "secret-pass-1"
 
@@ -43,9 +47,9 @@ def token(html: str) -> str:
     return match.group(1)
 
 
-def login(client, username: str) -> None:
+def login(client, username: str, password: str = PASSWORD) -> None:
     page = client.get("/login")
-    response = client.post("/login", data={"username": username, "password": PASSWORD,
+    response = client.post("/login", data={"username": username, "password": password,
                                            "csrf_token": token(page.text)})
     assert response.status_code == 302
 
@@ -100,3 +104,70 @@ def test_non_admins_get_403(site) -> None:
     assert refused.status_code == 403
     with site.extensions["lendbase"].sessions() as session:
         assert org.department_tree(session) == []
+
+
+def test_page_changes_are_logged_with_the_admin_as_actor(site) -> None:
+    client = site.test_client()
+    login(client, "admin")
+    csrf = token(client.get("/admin/org").text)
+    client.post("/admin/org/departments", data={"name": "Ops", "csrf_token": csrf})
+    with site.extensions["lendbase"].sessions() as session:
+        (dept,) = org.department_tree(session)
+    am1 = site.lb_users["am1"]
+    form = {"display_name": "王经理", "department_id": str(dept.id), "roles": "account_manager",
+            "is_active": "1", "language": "", "csrf_token": csrf}
+    assert client.post(f"/admin/org/users/{am1}", data=form).status_code == 302
+    assert client.post(f"/admin/org/users/{am1}", data=form).status_code == 302  # no change
+    assert client.post(f"/admin/org/departments/{dept.id}",
+                       data={"name": "Operations", "parent_id": "", "head_user_id": str(am1),
+                             "csrf_token": csrf}).status_code == 302
+    with site.extensions["lendbase"].sessions() as session:
+        user_log = changes_of(session, subject_for("org", "user", am1))
+        dept_log = changes_of(session, subject_for("org", "department", dept.id))
+    assert [(e["action"], e["actor"], e["detail"]) for e in user_log] == [
+        ("update", "admin", {"before": {"department_id": None, "department_name": None},
+                             "after": {"department_id": dept.id, "department_name": "Ops"}})]
+    assert [(e["action"], e["actor"]) for e in dept_log] == [("update", "admin"),
+                                                             ("create", "admin")]
+    assert dept_log[0]["detail"]["after"] == {"name": "Operations", "head_user_id": am1,
+                                              "head_username": "am1"}
+
+
+def test_reset_and_deactivation_end_the_users_page_sessions(site) -> None:
+    admin, user = site.test_client(), site.test_client()
+    login(admin, "admin")
+    login(user, "am1")
+    assert user.get("/").status_code == 200
+    old_cookie = user.get_cookie("session")
+    assert old_cookie is not None
+    am1 = site.lb_users["am1"]
+    with site.extensions["lendbase"].sessions.begin() as session:
+        api_token, _ = issue_token(session, am1)
+    csrf = token(admin.get("/admin/org").text)
+    reset = admin.post(f"/admin/org/users/{am1}/password",
+                       data={"password": "am1-new-pass-1", "csrf_token": csrf})
+    assert reset.status_code == 302
+    gone = user.get("/")
+    assert gone.status_code == 302 and gone.location.startswith("/login")
+    replay = site.test_client()  # the old cookie itself is refused, not just forgotten
+    replay.set_cookie("session", old_cookie.value)
+    api = replay.get("/api/v1/auth/me")  # by the API too
+    assert api.status_code == 401 and api.json["error"]["code"] == "not_authenticated"
+    assert replay.get("/").location.startswith("/login")
+    assert admin.get("/admin/org").status_code == 200  # the admin's own session lives on
+    with site.extensions["lendbase"].sessions() as session:
+        with pytest.raises(NotAuthenticated):
+            user_for_token(session, api_token)
+        entry = changes_of(session, subject_for("org", "user", am1))[0]
+    assert (entry["action"], entry["actor"], entry["detail"]["tokens_revoked"]) == \
+        ("reset_password", "admin", 1)
+    assert "am1-new-pass-1" not in str(entry)
+
+    login(user, "am1", "am1-new-pass-1")
+    assert user.get("/").status_code == 200
+    deactivated = admin.post(f"/admin/org/users/{am1}", data={
+        "display_name": "王经理", "department_id": "", "roles": "account_manager",
+        "language": "", "csrf_token": csrf})  # is_active unticked
+    assert deactivated.status_code == 302
+    gone = user.get("/")
+    assert gone.status_code == 302 and gone.location.startswith("/login")

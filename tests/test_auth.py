@@ -1,14 +1,21 @@
-"""Login with lock-out, API tokens, and the actor's team."""
+"""Login with lock-out, API tokens (and revoking them), the page-session stamp, and the
+actor's team."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from lendbase import db
-from lendbase.auth.tokens import issue_token, user_for_token
+from lendbase.auth.tokens import (
+    current_session_stamp,
+    issue_token,
+    revoke_tokens,
+    session_stamp,
+    user_for_token,
+)
 from lendbase.auth.users import (
     authenticate,
     create_user,
@@ -73,3 +80,30 @@ def test_team_is_department_and_headed_subtree(session, user_id) -> None:
     assert load_actor(session, head).team_user_ids == {head, a, b}
     assert load_actor(session, a).team_user_ids == {head, a}
     assert load_actor(session, user_id).team_user_ids == frozenset()
+
+
+def test_revoke_tokens_deletes_only_that_users_tokens(session, user_id) -> None:
+    other = create_user(session, "am2", "correct-horse-2", ["manager"])
+    mine = [issue_token(session, user_id)[0] for _ in range(2)]
+    theirs, _ = issue_token(session, other)
+    assert revoke_tokens(session, user_id) == 2
+    for token in mine:
+        with pytest.raises(NotAuthenticated, match="not valid"):
+            user_for_token(session, token)
+    assert user_for_token(session, theirs) == other
+    assert revoke_tokens(session, user_id) == 0
+
+
+def test_session_stamp_follows_the_password_and_reveals_none_of_the_hash(session,
+                                                                          user_id) -> None:
+    stored = session.execute(select(db.user.c.password_hash)
+                             .where(db.user.c.id == user_id)).scalar_one()
+    stamp = current_session_stamp(session, user_id)
+    assert stamp == session_stamp(stored) and len(stamp) == 16
+    assert stamp not in stored and stored[-16:] != stamp
+    session.execute(update(db.user).where(db.user.c.id == user_id)
+                    .values(password_hash=stored[:-1] + ("A" if stored[-1] != "A" else "B")))
+    assert current_session_stamp(session, user_id) not in (None, stamp)
+    session.execute(update(db.user).where(db.user.c.id == user_id).values(is_active=False))
+    assert current_session_stamp(session, user_id) is None
+    assert current_session_stamp(session, 4242) is None

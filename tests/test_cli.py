@@ -74,6 +74,10 @@ def test_user_create(app) -> None:
     run(app, "init")
     created = run(app, "user", "create", "--username", "boss", "--role", "admin")
     assert created.exit_code == 0 and "password: " in created.output
+    with app.extensions["lendbase"].sessions() as session:
+        logged = session.execute(select(db.change_log.c.action, db.change_log.c.detail)).one()
+    assert logged.action == "create" and logged.detail["after"]["username"] == "boss"
+    assert created.output.split("password: ")[1].strip() not in str(logged.detail)
     again = run(app, "user", "create", "--username", "boss", "--role", "admin")
     assert again.exit_code == 1 and "already exists" in again.output
     quiet = run(app, "user", "create", "--username", "boss", "--role", "admin", "--if-missing")

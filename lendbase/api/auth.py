@@ -6,7 +6,7 @@ from flask import g, request, session
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
-from lendbase.auth.tokens import user_for_token
+from lendbase.auth.tokens import current_session_stamp, user_for_token
 from lendbase.auth.users import load_actor
 from lendbase.errors import NotAuthenticated, PermissionDenied
 from lendbase.records.permissions import Actor
@@ -31,6 +31,11 @@ def api_actor() -> Actor:
                 raise PermissionDenied("a cookie-authenticated API call needs the X-CSRFToken "
                                        "header; or use a bearer token") from None
         user_id = int(session["uid"])
+        # the same check as the pages: a password reset or deactivation ends the session
+        stamp = current_session_stamp(db_session(), user_id)
+        if stamp is None or session.get("pwv") != stamp:
+            raise NotAuthenticated("your session has ended (password changed or account "
+                                   "deactivated); sign in again")
         lang = session.get("lang", lang)
     else:
         raise NotAuthenticated("send 'Authorization: Bearer <token>'; get a token from "

@@ -1,7 +1,8 @@
 """Organisation endpoints: the department tree, users and roles.
 
 Every signed-in user may read the tree, the user list and the roles (pickers need them), with
-the public fields of a user only; administrators see the rest and make every change.
+the public fields of a user only; administrators see the rest, make every change and read the
+change log of a department or user (``GET /org/log?subject=org/user/12``).
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from dataclasses import asdict
 from typing import Any
 
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
 
 from lendbase.api import schemas as s
 from lendbase.api.auth import api_actor
 from lendbase.auth import org
+from lendbase.changelog import changes_of
 from lendbase.errors import PermissionDenied
 from lendbase.records.permissions import Actor
 from lendbase.web.context import db_session
@@ -25,10 +28,10 @@ _PUBLIC_USER_FIELDS = ("id", "username", "display_name", "department_id", "depar
                        "is_active")
 
 
-def _admin() -> Actor:
+def _admin(doing: str = "change departments and users") -> Actor:
     actor = api_actor()
     if not actor.superuser:
-        raise PermissionDenied("only administrators may change departments and users")
+        raise PermissionDenied(f"only administrators may {doing}")
     return actor
 
 
@@ -58,9 +61,9 @@ def department_tree() -> Any:
 @blp.alt_response(403, schema=s.ApiError)
 @blp.alt_response(422, schema=s.ApiError)
 def create_department(body: dict[str, Any]) -> Any:
-    _admin()
+    actor = _admin()
     dept_id = org.create_department(db_session(), body["name"], body["parent_id"],
-                                    body["head_user_id"])
+                                    body["head_user_id"], actor_id=actor.user_id)
     return org.get_department(db_session(), dept_id)
 
 
@@ -70,8 +73,8 @@ def create_department(body: dict[str, Any]) -> Any:
 @blp.alt_response(404, schema=s.ApiError)
 @blp.alt_response(422, schema=s.ApiError, description="e.g. a move under its own branch")
 def update_department(body: dict[str, Any], dept_id: int) -> Any:
-    _admin()
-    org.update_department(db_session(), dept_id, body)
+    actor = _admin()
+    org.update_department(db_session(), dept_id, body, actor_id=actor.user_id)
     return org.get_department(db_session(), dept_id)
 
 
@@ -80,9 +83,27 @@ def update_department(body: dict[str, Any], dept_id: int) -> Any:
 @blp.alt_response(404, schema=s.ApiError)
 @blp.alt_response(409, schema=s.ApiError, description="it still has users or sub-departments")
 def delete_department(dept_id: int) -> Any:
-    _admin()
-    org.delete_department(db_session(), dept_id)
+    actor = _admin()
+    org.delete_department(db_session(), dept_id, actor_id=actor.user_id)
     return None
+
+
+class OrgLogArgs(Schema):
+    subject = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^org/(user|department)/[0-9]+$",
+                                 error="use org/user/<id> or org/department/<id>"),
+        metadata={"description": "org/user/<id> or org/department/<id>"})
+
+
+@blp.route("/org/log")
+@blp.arguments(OrgLogArgs, location="query")
+@blp.response(200, s.ChangeEntry(many=True))
+@blp.alt_response(403, schema=s.ApiError)
+def change_log(args: dict[str, Any]) -> Any:
+    """Every change of a department or user, newest first, with who made it."""
+    _admin("read the organisation's change log")
+    return changes_of(db_session(), args["subject"])
 
 
 # --- users ------------------------------------------------------------------------------------
@@ -104,8 +125,8 @@ def list_users(args: dict[str, Any]) -> Any:
 @blp.alt_response(403, schema=s.ApiError)
 @blp.alt_response(422, schema=s.ApiError)
 def create_user(body: dict[str, Any]) -> Any:
-    _admin()
-    user_id = org.add_user(db_session(), **body)
+    actor = _admin()
+    user_id = org.add_user(db_session(), **body, actor_id=actor.user_id)
     return _user_dict(org.get_user(db_session(), user_id), full=True)
 
 
@@ -123,8 +144,8 @@ def get_user(user_id: int) -> Any:
 @blp.alt_response(404, schema=s.ApiError)
 @blp.alt_response(422, schema=s.ApiError)
 def update_user(body: dict[str, Any], user_id: int) -> Any:
-    _admin()
-    org.update_user(db_session(), user_id, body)
+    actor = _admin()
+    org.update_user(db_session(), user_id, body, actor_id=actor.user_id)
     return _user_dict(org.get_user(db_session(), user_id), full=True)
 
 
@@ -134,8 +155,8 @@ def update_user(body: dict[str, Any], user_id: int) -> Any:
 @blp.alt_response(404, schema=s.ApiError)
 @blp.alt_response(422, schema=s.ApiError, description="the password is too weak")
 def reset_password(body: dict[str, Any], user_id: int) -> Any:
-    _admin()
-    org.reset_password(db_session(), user_id, body["password"])
+    actor = _admin()
+    org.reset_password(db_session(), user_id, body["password"], actor_id=actor.user_id)
     return None
 
 
@@ -143,8 +164,8 @@ def reset_password(body: dict[str, Any], user_id: int) -> Any:
 @blp.response(200, s.UserSchema)
 @blp.alt_response(404, schema=s.ApiError)
 def unlock_user(user_id: int) -> Any:
-    _admin()
-    org.unlock_user(db_session(), user_id)
+    actor = _admin()
+    org.unlock_user(db_session(), user_id, actor_id=actor.user_id)
     return _user_dict(org.get_user(db_session(), user_id), full=True)
 
 

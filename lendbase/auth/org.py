@@ -4,6 +4,12 @@ Administrators manage it through the API and the admin pages; row scope "team"
 (``lendbase.auth.users.load_actor``) reads it. Every function takes the session and leaves the
 transaction to the caller. Invalid changes raise ValidationFailed naming each failing field at
 once; a department that still has users or sub-departments cannot be deleted (Conflict).
+
+Every change writes one change-log entry (``org/department/<id>``, ``org/user/<id>``) with the
+acting user and the fields before and after: ids together with the names they stood for at
+the time, roles as sorted lists, never a password or its hash. A call that changes nothing
+writes nothing. A password reset or a deactivation also revokes the user's API tokens and
+ends their page sessions (``lendbase.auth.tokens``).
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ from sqlalchemy import Select, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from lendbase import db
+from lendbase.auth.tokens import revoke_tokens
 from lendbase.auth.users import create_user, set_roles, utcnow
+from lendbase.changelog import log_change, subject_for
 from lendbase.errors import Conflict, NotFound, ValidationFailed
 from lendbase.security import check_password_strength, hash_password
 
@@ -50,6 +58,8 @@ _NAME_MAX = 100
 #: Keys ``update_user`` accepts; anything else is refused rather than silently ignored.
 USER_FIELDS = frozenset({"display_name", "department_id", "roles", "is_active", "language"})
 DEPARTMENT_FIELDS = frozenset({"name", "parent_id", "head_user_id"})
+#: The change-log action of an update that changes exactly one department field.
+_DEPARTMENT_ACTIONS = {"name": "rename", "parent_id": "move", "head_user_id": "set_head"}
 
 
 @dataclass(frozen=True)
@@ -248,8 +258,33 @@ def _check_sibling_name(session: Session, name: str, parent_id: int | None,
             f"a department named {name!r} already exists {where}; choose another name")
 
 
+def _department_detail(session: Session, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Department fields as the change log keeps them: each id with the name it stands for
+    now, so the entry stays readable after a rename or a deletion."""
+    out: dict[str, Any] = {}
+    if "name" in values:
+        out["name"] = values["name"]
+    if "parent_id" in values:
+        parent = values["parent_id"]
+        out["parent_id"] = parent
+        out["parent_name"] = None if parent is None else session.execute(
+            select(db.department.c.name).where(db.department.c.id == parent)).scalar()
+    if "head_user_id" in values:
+        head = values["head_user_id"]
+        out["head_user_id"] = head
+        out["head_username"] = None if head is None else session.execute(
+            select(db.user.c.username).where(db.user.c.id == head)).scalar()
+    return out
+
+
+def _log_department(session: Session, actor_id: int | None, dept_id: int, action: str,
+                    detail: dict[str, Any]) -> None:
+    log_change(session, actor_id=actor_id, subject=subject_for("org", "department", dept_id),
+               action=action, detail=detail)
+
+
 def create_department(session: Session, name: str, parent_id: int | None = None,
-                      head_user_id: int | None = None) -> int:
+                      head_user_id: int | None = None, *, actor_id: int | None) -> int:
     errors: dict[str, list[str]] = {}
     clean = _clean_name(name, errors)
     _check_parent(session, parent_id, errors)
@@ -257,14 +292,19 @@ def create_department(session: Session, name: str, parent_id: int | None = None,
     _check_sibling_name(session, clean, parent_id, errors)
     if errors:
         raise ValidationFailed(errors)
-    return int(session.execute(insert(db.department).values(
-        name=clean, parent_id=parent_id, head_user_id=head_user_id,
-    ).returning(db.department.c.id)).scalar_one())
+    values = {"name": clean, "parent_id": parent_id, "head_user_id": head_user_id}
+    dept_id = int(session.execute(insert(db.department).values(**values)
+                                  .returning(db.department.c.id)).scalar_one())
+    _log_department(session, actor_id, dept_id, "create",
+                    {"before": None, "after": _department_detail(session, values)})
+    return dept_id
 
 
-def update_department(session: Session, dept_id: int, changes: Mapping[str, Any]) -> None:
+def update_department(session: Session, dept_id: int, changes: Mapping[str, Any], *,
+                      actor_id: int | None) -> None:
     """Rename, move (``parent_id``; null for the top level) and/or set the head
-    (``head_user_id``; null for none) in one validated step."""
+    (``head_user_id``; null for none) in one validated step. The log entry's action names
+    the one field that changed (rename, move, set_head), or is ``update`` for several."""
     row = session.execute(select(db.department).where(db.department.c.id == dept_id)).first()
     if row is None:
         raise NotFound(f"no department {dept_id}")
@@ -287,27 +327,36 @@ def update_department(session: Session, dept_id: int, changes: Mapping[str, Any]
         _check_sibling_name(session, name, parent_id, errors, dept_id)
     if errors:
         raise ValidationFailed(errors)
-    if values:
-        session.execute(update(db.department).where(db.department.c.id == dept_id)
-                        .values(**values))
+    changed = {key: value for key, value in values.items() if value != getattr(row, key)}
+    if not changed:
+        return
+    session.execute(update(db.department).where(db.department.c.id == dept_id)
+                    .values(**changed))
+    action = _DEPARTMENT_ACTIONS[next(iter(changed))] if len(changed) == 1 else "update"
+    before = _department_detail(session, {key: getattr(row, key) for key in changed})
+    _log_department(session, actor_id, dept_id, action,
+                    {"before": before, "after": _department_detail(session, changed)})
 
 
-def rename_department(session: Session, dept_id: int, name: str) -> None:
-    update_department(session, dept_id, {"name": name})
+def rename_department(session: Session, dept_id: int, name: str, *,
+                      actor_id: int | None) -> None:
+    update_department(session, dept_id, {"name": name}, actor_id=actor_id)
 
 
-def move_department(session: Session, dept_id: int, parent_id: int | None) -> None:
-    update_department(session, dept_id, {"parent_id": parent_id})
+def move_department(session: Session, dept_id: int, parent_id: int | None, *,
+                    actor_id: int | None) -> None:
+    update_department(session, dept_id, {"parent_id": parent_id}, actor_id=actor_id)
 
 
-def set_department_head(session: Session, dept_id: int, user_id: int | None) -> None:
-    update_department(session, dept_id, {"head_user_id": user_id})
+def set_department_head(session: Session, dept_id: int, user_id: int | None, *,
+                        actor_id: int | None) -> None:
+    update_department(session, dept_id, {"head_user_id": user_id}, actor_id=actor_id)
 
 
-def delete_department(session: Session, dept_id: int) -> None:
+def delete_department(session: Session, dept_id: int, *, actor_id: int | None) -> None:
     """Delete an empty department; one with users (active or not) or sub-departments is
     refused with Conflict, saying what to move first."""
-    row = session.execute(select(db.department.c.name)
+    row = session.execute(select(db.department)
                           .where(db.department.c.id == dept_id)).first()
     if row is None:
         raise NotFound(f"no department {dept_id}")
@@ -323,7 +372,9 @@ def delete_department(session: Session, dept_id: int) -> None:
             parts.append(f"{children} sub-department(s)")
         raise Conflict(f"department {row.name!r} still has {' and '.join(parts)}; move them "
                        "to another department first")
+    before = _department_detail(session, {key: getattr(row, key) for key in DEPARTMENT_FIELDS})
     session.execute(delete(db.department).where(db.department.c.id == dept_id))
+    _log_department(session, actor_id, dept_id, "delete", {"before": before, "after": None})
 
 
 # --- users ------------------------------------------------------------------------------------
@@ -437,10 +488,26 @@ def _other_active_admins(session: Session, user_id: int) -> int:
                db.user.c.id != user_id)).scalar_one())
 
 
+def _user_detail(session: Session, user_id: int) -> dict[str, Any]:
+    """The fields of a user the change log compares: nothing secret (``UserInfo`` has no
+    hash), the department with its name, the roles as a sorted list."""
+    user = get_user(session, user_id)
+    return {"username": user.username, "display_name": user.display_name,
+            "department_id": user.department_id, "department_name": user.department_name,
+            "roles": sorted(user.roles), "is_active": user.is_active,
+            "language": user.language}
+
+
+def _log_user(session: Session, actor_id: int | None, user_id: int, action: str,
+              detail: dict[str, Any]) -> None:
+    log_change(session, actor_id=actor_id, subject=subject_for("org", "user", user_id),
+               action=action, detail=detail)
+
+
 def add_user(session: Session, *, username: str, password: str,
              display_name: str | None = None, department_id: int | None = None,
              roles: Iterable[str] = (), language: str | None = None,
-             now: datetime | None = None) -> int:
+             now: datetime | None = None, actor_id: int | None) -> int:
     """Create a user with every field checked at once (username free and well-formed,
     password strong enough, department and roles existing, language known)."""
     errors: dict[str, list[str]] = {}
@@ -464,12 +531,16 @@ def add_user(session: Session, *, username: str, password: str,
     if language is not None:
         session.execute(update(db.user).where(db.user.c.id == user_id)
                         .values(language=language))
+    _log_user(session, actor_id, user_id, "create",
+              {"before": None, "after": _user_detail(session, user_id)})
     return user_id
 
 
-def update_user(session: Session, user_id: int, changes: Mapping[str, Any]) -> None:
+def update_user(session: Session, user_id: int, changes: Mapping[str, Any], *,
+                actor_id: int | None) -> None:
     """Change a user's display name, department, roles, active flag and/or language.
-    Refused when it would leave no active administrator (nobody could fix it then)."""
+    Refused when it would leave no active administrator (nobody could fix it then).
+    Deactivating revokes the user's API tokens (page sessions end with ``is_active``)."""
     row = session.execute(select(db.user.c.id, db.user.c.is_active)
                           .where(db.user.c.id == user_id)).first()
     if row is None:
@@ -507,30 +578,63 @@ def update_user(session: Session, user_id: int, changes: Mapping[str, Any]) -> N
                            "administrator first"]
     if errors:
         raise ValidationFailed(errors)
+    before = _user_detail(session, user_id)
     if values:
         session.execute(update(db.user).where(db.user.c.id == user_id).values(**values))
-    if roles is not None:
+    if roles is not None and sorted(roles) != before["roles"]:
         set_roles(session, user_id, roles)
+    after = _user_detail(session, user_id)
+    changed = [key for key in after if after[key] != before[key]]
+    if not changed:
+        return
+    detail: dict[str, Any] = {"before": {key: before[key] for key in changed},
+                              "after": {key: after[key] for key in changed}}
+    if before["is_active"] and not after["is_active"]:
+        detail["tokens_revoked"] = revoke_tokens(session, user_id)
+    _log_user(session, actor_id, user_id, "update", detail)
 
 
-def reset_password(session: Session, user_id: int, password: str) -> None:
+def _counter_detail(failed_logins: int, locked_until: datetime | None) -> dict[str, Any]:
+    until = _as_utc(locked_until)
+    return {"failed_logins": failed_logins,
+            "locked_until": until.isoformat() if until is not None else None}
+
+
+def reset_password(session: Session, user_id: int, password: str, *,
+                   actor_id: int | None) -> None:
     """Set a new password (Argon2id). The failed-login counter starts again; a lock stays
-    until ``unlock_user`` so that resetting is not a silent unlock."""
-    if session.execute(select(db.user.c.id).where(db.user.c.id == user_id)).first() is None:
+    until ``unlock_user`` so that resetting is not a silent unlock. Every API token of the
+    user is revoked and their page sessions end: whoever held the old password is out."""
+    row = session.execute(select(db.user.c.failed_logins)
+                          .where(db.user.c.id == user_id)).first()
+    if row is None:
         raise NotFound(f"no user {user_id}")
     weak = check_password_strength(password if isinstance(password, str) else "")
     if weak:
         raise ValidationFailed({"password": [weak]})
     session.execute(update(db.user).where(db.user.c.id == user_id).values(
         password_hash=hash_password(password), failed_logins=0))
+    failures = int(row.failed_logins or 0)
+    counter = ({"before": {"failed_logins": failures}, "after": {"failed_logins": 0}}
+               if failures else {"before": {}, "after": {}})
+    # The entry says that the password changed, never what to: no password, no hash.
+    _log_user(session, actor_id, user_id, "reset_password",
+              {**counter, "tokens_revoked": revoke_tokens(session, user_id)})
 
 
-def unlock_user(session: Session, user_id: int) -> None:
+def unlock_user(session: Session, user_id: int, *, actor_id: int | None) -> None:
     """Lift a lock-out after failed logins: the user may sign in again at once."""
-    result = session.execute(update(db.user).where(db.user.c.id == user_id)
-                             .values(locked_until=None, failed_logins=0))
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+    row = session.execute(select(db.user.c.failed_logins, db.user.c.locked_until)
+                          .where(db.user.c.id == user_id)).first()
+    if row is None:
         raise NotFound(f"no user {user_id}")
+    if not row.failed_logins and row.locked_until is None:
+        return  # nothing to lift
+    session.execute(update(db.user).where(db.user.c.id == user_id)
+                    .values(locked_until=None, failed_logins=0))
+    _log_user(session, actor_id, user_id, "unlock",
+              {"before": _counter_detail(int(row.failed_logins or 0), row.locked_until),
+               "after": _counter_detail(0, None)})
 
 
 def list_roles(session: Session) -> list[RoleInfo]:

@@ -1,8 +1,9 @@
 """The administrators' organisation page: the department tree with heads and members, and the
 users (add, edit roles / department / active flag, reset password, unlock).
 
-Every post goes through ``lendbase.auth.org``; a refused change shows the page again with the
-reasons (422, or 409 for a department that is not empty), a good one redirects back to it.
+Every post goes through ``lendbase.auth.org`` with the signed-in administrator as the actor of
+its change-log entry; a refused change shows the page again with the reasons (422, or 409 for
+a department that is not empty), a good one redirects back to it.
 """
 
 from __future__ import annotations
@@ -175,11 +176,12 @@ def org_page() -> tuple[str, int]:
 
 @admin_bp.route("/org/departments", methods=["POST"])
 def add_department() -> Any:
-    _require_admin()
+    actor = _require_admin()
     try:
         org.create_department(db_session(), request.form.get("name", ""),
                               _id_or_raw(request.form.get("parent_id")),
-                              _id_or_raw(request.form.get("head_user_id")))
+                              _id_or_raw(request.form.get("head_user_id")),
+                              actor_id=actor.user_id)
     except ValidationFailed as exc:
         return _refused("add_department", exc, 422)
     flash(t("saved_department"), "success")
@@ -188,12 +190,12 @@ def add_department() -> Any:
 
 @admin_bp.route("/org/departments/<int:dept_id>", methods=["POST"])
 def edit_department(dept_id: int) -> Any:
-    _require_admin()
+    actor = _require_admin()
     changes = {"name": request.form.get("name", ""),
                "parent_id": _id_or_raw(request.form.get("parent_id")),
                "head_user_id": _id_or_raw(request.form.get("head_user_id"))}
     try:
-        org.update_department(db_session(), dept_id, changes)
+        org.update_department(db_session(), dept_id, changes, actor_id=actor.user_id)
     except ValidationFailed as exc:
         return _refused(f"dept-{dept_id}", exc, 422)
     flash(t("saved_department"), "success")
@@ -202,9 +204,9 @@ def edit_department(dept_id: int) -> Any:
 
 @admin_bp.route("/org/departments/<int:dept_id>/delete", methods=["POST"])
 def delete_department(dept_id: int) -> Any:
-    _require_admin()
+    actor = _require_admin()
     try:
-        org.delete_department(db_session(), dept_id)
+        org.delete_department(db_session(), dept_id, actor_id=actor.user_id)
     except Conflict as exc:
         return _refused(f"dept-{dept_id}", exc, 409)
     flash(t("deleted_department"), "success")
@@ -213,14 +215,15 @@ def delete_department(dept_id: int) -> Any:
 
 @admin_bp.route("/org/users", methods=["POST"])
 def add_user() -> Any:
-    _require_admin()
+    actor = _require_admin()
     form = request.form
     try:
         org.add_user(db_session(), username=form.get("username", "").strip(),
                      password=form.get("password", ""),
                      display_name=form.get("display_name", "").strip() or None,
                      department_id=_id_or_raw(form.get("department_id")),
-                     roles=form.getlist("roles"), language=form.get("language") or None)
+                     roles=form.getlist("roles"), language=form.get("language") or None,
+                     actor_id=actor.user_id)
     except ValidationFailed as exc:
         return _refused("add_user", exc, 422)
     flash(t("saved_user"), "success")
@@ -229,14 +232,14 @@ def add_user() -> Any:
 
 @admin_bp.route("/org/users/<int:user_id>", methods=["POST"])
 def edit_user(user_id: int) -> Any:
-    _require_admin()
+    actor = _require_admin()
     form = request.form  # the edit form always sends every field; an unticked box is off
     changes = {"display_name": form.get("display_name", ""),
                "department_id": _id_or_raw(form.get("department_id")),
                "roles": form.getlist("roles"), "is_active": form.get("is_active") == "1",
                "language": form.get("language") or None}
     try:
-        org.update_user(db_session(), user_id, changes)
+        org.update_user(db_session(), user_id, changes, actor_id=actor.user_id)
     except ValidationFailed as exc:
         return _refused(f"user-{user_id}", exc, 422)
     flash(t("saved_user"), "success")
@@ -245,9 +248,10 @@ def edit_user(user_id: int) -> Any:
 
 @admin_bp.route("/org/users/<int:user_id>/password", methods=["POST"])
 def reset_password(user_id: int) -> Any:
-    _require_admin()
+    actor = _require_admin()
     try:
-        org.reset_password(db_session(), user_id, request.form.get("password", ""))
+        org.reset_password(db_session(), user_id, request.form.get("password", ""),
+                           actor_id=actor.user_id)
     except ValidationFailed as exc:
         return _refused(f"password-{user_id}", exc, 422)
     flash(t("password_reset"), "success")
@@ -256,7 +260,7 @@ def reset_password(user_id: int) -> Any:
 
 @admin_bp.route("/org/users/<int:user_id>/unlock", methods=["POST"])
 def unlock_user(user_id: int) -> Response:
-    _require_admin()
-    org.unlock_user(db_session(), user_id)
+    actor = _require_admin()
+    org.unlock_user(db_session(), user_id, actor_id=actor.user_id)
     flash(t("unlocked"), "success")
     return _back()

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from lendbase import db
+from lendbase.auth.tokens import current_session_stamp
 from lendbase.auth.users import authenticate, load_actor
 from lendbase.errors import NotAuthenticated, NotFound
 from lendbase.web.context import db_session, keep_changes, state
@@ -59,6 +60,13 @@ def load_request_actor() -> Response | None:
     if not is_page_request() or request.endpoint in STATIC_ENDPOINTS:
         return None  # the API authenticates by token; static files need no user
     user_id = session.get("uid")
+    if user_id is not None:
+        stamp = current_session_stamp(db_session(), int(user_id))
+        if stamp is None or session.get("pwv") != stamp:
+            # Password reset or user deactivated since sign-in: this session is over.
+            session.pop("uid", None)
+            session.pop("pwv", None)
+            user_id = None
     if user_id is not None:
         try:
             g.actor = load_actor(db_session(), int(user_id), current_lang())
@@ -121,6 +129,7 @@ def login() -> Response | str | tuple[str, int]:
     lang = session.get("lang")
     session.clear()  # a fresh session on sign-in: no fixation of a pre-login cookie
     session["uid"] = user_id
+    session["pwv"] = current_session_stamp(db_session(), user_id)  # see load_request_actor
     if lang in LANGUAGES:
         session["lang"] = lang
     return redirect(next_url)
