@@ -39,8 +39,8 @@ def init_api(app: Flask) -> Api:
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}],
     })
-    from lendbase.api import auth_views, files, meta, org, records
+    from lendbase.api import auth_views, files, lookup, meta, org, records
 
-    for module in (auth_views, meta, records, org, files):
+    for module in (auth_views, meta, lookup, records, org, files):
         api.register_blueprint(module.blp)
     return api

@@ -28,6 +28,7 @@ from lendbase.web.i18n import pick, translate
 
 PAGE_SIZE = 20
 OPTION_LIMIT = 200
+SMALL_OPTION_LIST = 15  # longer lists get a search box (a reference: the picker)
 _SYSTEM_TYPES = {"id": "integer", "version": "integer", "created_at": "datetime",
                  "updated_at": "datetime", "created_by": "user", "updated_by": "user",
                  "owner_id": "user"}
@@ -116,7 +117,7 @@ def _options_for(session: Session, service: RecordService, f: FieldDef | None, k
     if f.type in {"select", "multiselect"}:
         return [(o.value, pick(o.label, lang, o.value)) for o in f.options]
     if f.type == "reference" and f.target:
-        return reference_options(service, f.target)
+        return first_reference_options(service, f.target)
     if f.type == "region":
         return list(region_children(None))
     return []
@@ -131,8 +132,29 @@ def user_options(session: Session, limit: int = 500) -> list[tuple[str, str]]:
 
 
 def reference_options(service: RecordService, target: str,
-                      limit: int = OPTION_LIMIT) -> list[tuple[str, str]]:
-    """The first ``limit`` records of ``target`` the actor may see, by title."""
+                      limit: int = SMALL_OPTION_LIST) -> list[tuple[str, str]]:
+    """Every record of ``target`` the actor may see, by title, when there are at most
+    ``limit``; else none. A short list (branches, teams, products) is a plain select; a long
+    one is searched on the server by the reference picker (``/api/v1/records/<form>/lookup``),
+    so a form never loads a big target's records. Reads at most ``limit + 1`` rows, in id
+    order (the primary key), so it costs the same on a million-row target."""
+    try:
+        cf = service.compiled(target)
+        if not service.access(target).can("read"):
+            return []
+    except Exception:  # noqa: BLE001 - a missing target form just means no options
+        return []
+    page = service.list_page(target, order_by=["id"], limit=limit)
+    if page.has_more:
+        return []
+    options = [(str(item["id"]), cf.form.title_of(item)) for item in page.items]
+    return sorted(options, key=lambda option: (option[1], int(option[0])))
+
+
+def first_reference_options(service: RecordService, target: str,
+                            limit: int = OPTION_LIMIT) -> list[tuple[str, str]]:
+    """The first ``limit`` records of ``target`` the actor may see, by title (the list's
+    filter bar, which offers a select)."""
     try:
         cf = service.compiled(target)
         if not service.access(target).can("read"):

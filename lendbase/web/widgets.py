@@ -29,6 +29,7 @@ from lendbase.web.display import Lookups, format_value, to_local
 from lendbase.web.i18n import pick, translate
 
 DISPLAY_ONLY_TYPES = frozenset({"auto_number", "computed"})
+SEARCHABLE_OPTIONS = 15  # a select with more options than this gets a filter box
 _REGION_PARTS = ("p", "c", "d")  # province, city, county select names: <key>.p ...
 _REGION_LEVELS = {"province": 1, "city": 2, "county": 3}
 _ROW_KEY = re.compile(r"^(?P<sub>[A-Za-z0-9_]+)\.(?P<row>\d+)\.(?P<field>[A-Za-z0-9_]+)"
@@ -376,7 +377,11 @@ class WidgetBuilder:
             w.value = value if isinstance(value, list) else ([value] if value else [])
         elif t in {"reference", "user"}:
             w.kind = "select"
+            # A reference's options are its target's records only when they are few; an empty
+            # list means "search them": the picker (reference_picker.js) asks the lookup API.
             w.options = list(self.options(f))
+            if t == "reference" and not w.options:
+                w.attrs["picker"] = f.target
             current = str(value or "")
             if current and current not in {v for v, _ in w.options}:
                 label = (self.lookups.title(f.target or "", current) if t == "reference"
@@ -405,6 +410,8 @@ class WidgetBuilder:
                 w.masked = True  # shows the masked value; sending it back means "unchanged"
             else:
                 w.attrs["maxlength"] = f.max_length or f.text_length()
+        if w.kind == "select" and len(w.options) > SEARCHABLE_OPTIONS:
+            w.attrs["searchable"] = True  # a long list gets a filter box (searchable_select.js)
         return w
 
     def _regions(self, f: FieldDef, code: str) -> list[dict[str, Any]]:

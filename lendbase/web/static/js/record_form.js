@@ -1,6 +1,9 @@
-// The record form: visible_when evaluated on every change, sub-table rows added and removed,
-// cascading region selects, and the error summary's links (which open the right tab).
+// The record form: visible_when evaluated on every change, sub-table rows added, removed and
+// reordered, cascading region selects, reference pickers and searchable selects, and the error
+// summary's links (which open the right tab).
 import { evaluate, coerceLiteral } from "./conditions.js";
+import { enhanceReferencePickers } from "./widgets/reference_picker.js";
+import { enhanceSearchableSelects } from "./widgets/searchable_select.js";
 
 const form = document.getElementById("record-form");
 
@@ -69,6 +72,11 @@ function renumber(table) {
       cell.firstChild.textContent = String(i + 1);
     }
   });
+  rows.forEach((row, i) => {
+    for (const move of row.querySelectorAll("[data-move-row]")) {
+      move.disabled = Number(move.dataset.moveRow) < 0 ? i === 0 : i === rows.length - 1;
+    }
+  });
   const empty = table.querySelector("tr[data-empty-row]");
   if (empty) empty.hidden = rows.length > 0;
   const add = table.querySelector("[data-add-row]");
@@ -99,9 +107,63 @@ function addRow(table) {
   const body = table.querySelector("tbody[data-rows]");
   const row = fragment.querySelector("tr");
   body.insertBefore(fragment, body.querySelector("tr[data-empty-row]"));
+  enhance(row);
   renumber(table);
   const first = row.querySelector("input:not([type=hidden]), select, textarea");
   if (first) first.focus();
+}
+
+// Row inputs are named <sub>.<n>.<field> and the server reads rows in the order of n, so after
+// a move or a removal every row is renamed to its position: names (and the ids, labels and
+// error anchors built from them) always run 0, 1, 2... down the table.
+const ROW_ATTRS = ["name", "id", "for", "aria-labelledby", "aria-controls",
+                   "aria-activedescendant", "data-error-for"];
+
+function rowIndex(row, key) {
+  const marker = row.querySelector(`input[type=hidden][name^="${key}."][name$=".id"]`);
+  const match = marker && new RegExp(`^${key}\\.(\\d+)\\.id$`).exec(marker.name);
+  return match ? match[1] : null;
+}
+
+function reindex(table) {
+  const key = table.dataset.subtable;
+  const rows = [...table.querySelectorAll("tbody[data-rows] > tr[data-row]")];
+  rows.forEach((row, position) => {
+    const old = rowIndex(row, key);
+    const now = String(position);
+    if (old === null || old === now) return;
+    const names = [`${key}.${old}.`, `${key}.${now}.`];
+    const ids = [`fld-${key}-${old}-`, `fld-${key}-${now}-`];
+    for (const el of [row, ...row.querySelectorAll("*")]) {
+      for (const attr of ROW_ATTRS) {
+        const value = el.getAttribute(attr);
+        if (!value) continue;
+        const renamed = value.replace(names[0], names[1]).replace(ids[0], ids[1]);
+        if (renamed !== value) el.setAttribute(attr, renamed);
+      }
+    }
+  });
+  renumber(table);
+}
+
+function moveRow(button) {
+  const row = button.closest("tr[data-row]");
+  const table = row.closest("[data-subtable]");
+  const step = Number(button.dataset.moveRow);
+  const sibling = step < 0 ? row.previousElementSibling : row.nextElementSibling;
+  if (!sibling || !sibling.matches("tr[data-row]")) return;
+  if (step < 0) sibling.before(row);
+  else sibling.after(row);
+  reindex(table);
+  // keep the focus on the same button, now in the row's new place
+  const again = row.querySelector(`[data-move-row="${button.dataset.moveRow}"]`);
+  if (again && !again.disabled) again.focus();
+  else row.querySelector("[data-move-row]:not(:disabled)")?.focus();
+}
+
+function enhance(root) {
+  enhanceReferencePickers(root);
+  enhanceSearchableSelects(root);
 }
 
 // --- regions ------------------------------------------------------------------------------
@@ -159,13 +221,19 @@ if (form) {
       addRow(add.closest("[data-subtable]"));
       return;
     }
+    const move = event.target.closest("[data-move-row]");
+    if (move) {
+      moveRow(move);
+      return;
+    }
     const remove = event.target.closest("[data-remove-row]");
     if (remove) {
       const table = remove.closest("[data-subtable]");
       remove.closest("tr").remove();
-      renumber(table);
+      reindex(table);
     }
   });
+  enhance(form);
   for (const table of form.querySelectorAll("[data-subtable]")) renumber(table);
   refresh();
 
