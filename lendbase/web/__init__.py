@@ -14,6 +14,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from lendbase.web.admin_views import admin_bp
 from lendbase.web.auth_views import auth_bp, is_page_request, load_request_actor
+from lendbase.web.builder_views import builder_bp
 from lendbase.web.display import format_date, format_datetime, format_number
 from lendbase.web.errors import register_page_error_handlers
 from lendbase.web.files import files_bp
@@ -33,6 +34,7 @@ PAGE_BLUEPRINTS = (auth_bp, home_bp, lists_bp, records_bp, files_bp, admin_bp)
 # their error handlers are attached once, here, before any registration.
 for _bp in (*PAGE_BLUEPRINTS, static_bp):
     register_page_error_handlers(_bp)
+register_page_error_handlers(builder_bp)  # the form builder
 
 
 def _protect_pages() -> None:
@@ -77,6 +79,7 @@ def init_web(app: Flask) -> None:
     init_static(app)
     for bp in PAGE_BLUEPRINTS:
         app.register_blueprint(bp)
+    app.register_blueprint(builder_bp)
 
     app.context_processor(_template_globals)
     app.jinja_env.filters["label"] = pick

@@ -24,6 +24,7 @@ NODE_MODULES = PROJECT_ROOT / "node_modules"
 VENDOR_DIRS: dict[str, str] = {
     "bootstrap": "bootstrap/dist",
     "bootstrap-icons": "bootstrap-icons/font",
+    "sortablejs": "sortablejs/modular",  # the form builder's drag and drop (ES module build)
 }
 
 static_bp = Blueprint("static_files", __name__)

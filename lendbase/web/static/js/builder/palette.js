@@ -1,0 +1,54 @@
+// The palette: one item per field type of the meta-schema. Drag an item onto a section (or a
+// sub-table) to add a field; or focus it and press Enter to add it to the selected section.
+
+import Sortable from 'sortablejs';
+
+import {el, icon, TYPE_ICONS} from './dom.js';
+
+export function renderPalette(root, state, strings) {
+  const list = el('div', {class: 'bc-palette', id: 'palette-list', role: 'list'});
+  for (const type of state.boot.field_types) {
+    list.append(el('div', {class: 'bc-palette-item', 'data-new-type': type, tabindex: 0,
+      role: 'listitem', 'aria-label': `${strings[`type_${type}`] || type}: ${strings.palette_hint}`},
+    icon(TYPE_ICONS[type] || 'input-cursor'), ' ', strings[`type_${type}`] || type));
+  }
+  root.replaceChildren(list);
+  Sortable.create(list, {
+    group: {name: 'palette', pull: 'clone', put: false}, sort: false, animation: 120, forceFallback: true,
+    draggable: '.bc-palette-item',
+  });
+  list.addEventListener('keydown', (evt) => {
+    const item = evt.target.closest('.bc-palette-item');
+    if (!item || (evt.key !== 'Enter' && evt.key !== ' ')) return;
+    evt.preventDefault();
+    addToSelection(state, item.dataset.newType);
+  });
+  list.addEventListener('dblclick', (evt) => {
+    const item = evt.target.closest('.bc-palette-item');
+    if (item) addToSelection(state, item.dataset.newType);
+  });
+}
+
+/** Add a field of ``type`` after the selected field, else into the selected (or last) section. */
+export function addToSelection(state, type) {
+  const sel = state.selection;
+  if (sel.type === 'field' && sel.sub !== undefined && state.field(sel.key)?.type === 'subtable'
+      && type !== 'subtable') {
+    state.addSubField(sel.key, type);
+    return;
+  }
+  if (sel.type === 'field') {
+    const place = state.placeOf(sel.key);
+    if (place) {
+      state.addField(type, place[0], place[1], place[2] + 1);
+      return;
+    }
+  }
+  if (sel.type === 'section') {
+    state.addField(type, sel.tab, sel.section);
+    return;
+  }
+  const tabs = state.tabs();
+  const t = sel.type === 'tab' ? sel.tab : tabs.length - 1;
+  state.addField(type, t, tabs[t].sections.length - 1);
+}

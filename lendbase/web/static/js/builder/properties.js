@@ -1,0 +1,426 @@
+// The property panel of the selection: a field (or sub-table column), a section, a tab, or the
+// form itself. Edits commit on "change", one undo step each. Save errors (located by their JSON
+// pointer, see state.locateErrors) are shown under the property they concern.
+
+import Sortable from 'sortablejs';
+
+import {el, format, icon, pickLabel} from './dom.js';
+import {isKey} from './state.js';
+
+const NUMBER_TYPES = new Set(['integer', 'decimal', 'money', 'percent']);
+const DATE_TYPES = new Set(['date', 'datetime']);
+const SENSITIVE_TYPES = new Set(['text', 'phone', 'email', 'id_number', 'uscc']);
+const NO_DEFAULT = new Set(['subtable', 'file', 'auto_number', 'computed', 'multiselect']);
+const MASKS = ['id_number', 'phone', 'bank_account', 'uscc', 'email', 'name', 'text'];
+
+/** Which extra properties each type offers, in panel order. */
+const TYPE_PROPS = {
+  text: ['min_length', 'max_length', 'pattern', 'unique', 'indexed', 'searchable', 'sensitive'],
+  textarea: ['min_length', 'max_length', 'searchable'],
+  integer: ['min', 'max', 'unique', 'indexed'],
+  decimal: ['min', 'max', 'digits', 'decimals', 'indexed'],
+  money: ['min', 'max', 'decimals', 'indexed'],
+  percent: ['min', 'max', 'decimals', 'indexed'],
+  date: ['min', 'max', 'indexed'],
+  datetime: ['min', 'max', 'indexed'],
+  boolean: [],
+  select: ['options', 'indexed'],
+  multiselect: ['options', 'min_items', 'max_items'],
+  reference: ['target', 'on_delete', 'indexed'],
+  subtable: ['columns', 'min_rows', 'max_rows'],
+  user: ['indexed'],
+  file: ['max_size_mb', 'accept'],
+  phone: ['unique', 'indexed', 'searchable', 'sensitive'],
+  email: ['unique', 'indexed', 'searchable', 'sensitive'],
+  id_number: ['unique', 'indexed', 'searchable', 'sensitive'],
+  uscc: ['unique', 'indexed', 'searchable', 'sensitive'],
+  region: ['level', 'indexed'],
+  auto_number: ['format'],
+  computed: ['formula', 'result_type'],
+};
+
+export class PropertyPanel {
+  constructor(root, state, strings) {
+    this.root = root;
+    this.state = state;
+    this.t = strings;
+    this.sortables = [];
+    state.subscribe((_s, source) => {
+      if (source !== 'props') this.render();
+    });
+  }
+
+  // --- inputs ----------------------------------------------------------------------------
+  errorsFor(prop) {
+    return this.shownErrors.filter((e) => e.prop === prop);
+  }
+
+  feedback(prop) {
+    const found = this.errorsFor(prop);
+    found.forEach((e) => this.placed.add(e));
+    return found.map((e) => el('div', {class: 'invalid-feedback d-block', 'data-error-prop': prop}, e.message));
+  }
+
+  group(prop, label, control, hint) {
+    const invalid = this.errorsFor(prop).length > 0;
+    if (invalid) control.classList.add('is-invalid');
+    return el('div', {class: 'mb-2 bc-prop', 'data-prop-group': prop},
+      el('label', {class: 'form-label small mb-1', for: `prop-${prop}`}, label),
+      control, hint ? el('div', {class: 'form-text'}, hint) : '', this.feedback(prop));
+  }
+
+  textInput(prop, value, onChange, attrs = {}) {
+    const input = el('input', {class: 'form-control form-control-sm', id: `prop-${prop}`,
+      'data-prop': prop, value: value ?? '', autocomplete: 'off', ...attrs});
+    input.addEventListener('change', () => onChange(input.value.trim(), input));
+    return input;
+  }
+
+  numberInput(prop, value, onChange, attrs = {}) {
+    return this.textInput(prop, value, (raw, input) => {
+      if (raw === '') return onChange(undefined);
+      const n = Number(raw);
+      if (Number.isNaN(n)) {
+        input.classList.add('is-invalid');
+        return undefined;
+      }
+      return onChange(n);
+    }, {type: 'number', ...attrs});
+  }
+
+  check(prop, label, value, onChange) {
+    const input = el('input', {class: 'form-check-input', type: 'checkbox', id: `prop-${prop}`,
+      'data-prop': prop, checked: Boolean(value)});
+    input.addEventListener('change', () => onChange(input.checked ? true : undefined));
+    return el('div', {class: 'form-check mb-1 bc-prop', 'data-prop-group': prop}, input,
+      el('label', {class: 'form-check-label small', for: `prop-${prop}`}, label), this.feedback(prop));
+  }
+
+  selectInput(prop, value, choices, onChange, blank = true) {
+    const select = el('select', {class: 'form-select form-select-sm', id: `prop-${prop}`, 'data-prop': prop},
+      blank ? el('option', {value: ''}, this.t.none) : '',
+      choices.map(([v, text]) => el('option', {value: v, selected: String(value ?? '') === String(v)}, text)));
+    select.addEventListener('change', () => onChange(select.value || undefined));
+    return select;
+  }
+
+  i18nPair(prop, label, value, onChange, required = true) {
+    const current = value || {};
+    const make = (lang) => {
+      const input = el('input', {class: 'form-control form-control-sm', id: `prop-${prop}-${lang}`,
+        'data-prop': `${prop}.${lang}`, value: current[lang] || '', lang: lang === 'zh' ? 'zh-CN' : 'en',
+        'aria-label': `${label} (${lang})`, placeholder: lang === 'zh' ? '中文' : 'English'});
+      input.addEventListener('change', () => {
+        const next = {...(value || {}), [lang]: input.value.trim()};
+        value = next;
+        if (!required && !next.zh && !next.en) onChange(undefined);
+        else onChange({zh: next.zh || '', en: next.en || ''});
+      });
+      return input;
+    };
+    const invalid = this.shownErrors.some((e) => e.prop === prop);
+    const box = el('div', {class: 'mb-2 bc-prop', 'data-prop-group': prop},
+      el('div', {class: 'form-label small mb-1'}, label),
+      el('div', {class: 'input-group input-group-sm'}, el('span', {class: 'input-group-text'}, '中'),
+        make('zh'), el('span', {class: 'input-group-text'}, 'EN'), make('en')), this.feedback(prop));
+    if (invalid) box.querySelectorAll('input').forEach((i) => i.classList.add('is-invalid'));
+    return box;
+  }
+
+  jsonInput(prop, label, value, onChange, note) {
+    const area = el('textarea', {class: 'form-control form-control-sm font-monospace', id: `prop-${prop}`,
+      'data-prop': prop, rows: 3, spellcheck: 'false'});
+    area.value = value ? JSON.stringify(value) : '';
+    const local = el('div', {class: 'invalid-feedback'});
+    area.addEventListener('change', () => {
+      const raw = area.value.trim();
+      if (!raw) {
+        area.classList.remove('is-invalid');
+        onChange(undefined);
+        return;
+      }
+      try {
+        const parsed = JSON.parse(raw);
+        area.classList.remove('is-invalid');
+        onChange(parsed);
+      } catch (err) {
+        area.classList.add('is-invalid');
+        local.textContent = format(this.t.invalid_json, {error: err.message});
+      }
+    });
+    return this.group(prop, label, el('div', {}, area, local), note);
+  }
+
+  // --- rendering -------------------------------------------------------------------------
+  render() {
+    for (const s of this.sortables) s.destroy();
+    this.sortables = [];
+    const st = this.state;
+    const sel = st.selection;
+    this.placed = new Set();
+    let body;
+    if (sel.type === 'field' && st.selectedField()) {
+      this.shownErrors = st.errors.filter((e) => e.fieldKey === sel.key
+        && (e.subKey || null) === (sel.sub || null));
+      body = this.fieldPanel(st.selectedField(), Boolean(sel.sub));
+    } else if (sel.type === 'section' && st.selectedSection()) {
+      this.shownErrors = st.errors.filter((e) => e.section === sel.section && e.tab === sel.tab);
+      body = this.sectionPanel(st.selectedSection());
+    } else if (sel.type === 'tab' && st.hasTabs && st.tabs()[sel.tab]) {
+      this.shownErrors = [];
+      body = this.tabPanel(st.tabs()[sel.tab]);
+    } else {
+      this.shownErrors = st.errors.filter((e) => !e.fieldKey && e.section === null);
+      body = this.formPanel();
+    }
+    const focused = this.root.contains(document.activeElement) ? document.activeElement.id : '';
+    const rest = this.shownErrors.filter((e) => !this.placed.has(e));
+    const top = rest.length ? el('div', {class: 'alert alert-danger py-2 small', id: 'prop-errors'},
+      rest.map((e) => el('div', {}, e.prop ? el('code', {}, e.prop) : '', ' ', e.message))) : '';
+    this.root.replaceChildren(el('div', {}, top, body));
+    if (focused) document.getElementById(focused)?.focus();
+  }
+
+  heading(text, sub) {
+    return el('h2', {class: 'h6 bc-pane-title'}, text, sub ? el('code', {class: 'ms-2 small'}, sub) : '');
+  }
+
+  fieldPanel(f, isColumn) {
+    const st = this.state;
+    const t = this.t;
+    const set = (prop) => (v) => st.setFieldProp(prop, v);
+    const setStructure = (prop) => (v) => st.setFieldProp(prop, v, 'props-structure');
+    const parts = [];
+    if (isColumn) {
+      parts.push(el('button', {type: 'button', class: 'btn btn-sm btn-link px-0 mb-1', id: 'back-to-subtable'},
+        icon('arrow-left'), ' ', pickLabel(st.field(st.selection.key).label, st.boot.lang)));
+    }
+    parts.push(this.heading(`${t[`type_${f.type}`] || f.type}`, f.key));
+    parts.push(this.i18nPair('label', t.label, f.label, set('label')));
+    parts.push(this.group('key', t.key, this.textInput('key', f.key, (v, input) => {
+      if (!isKey(v)) {
+        input.classList.add('is-invalid');
+        return;
+      }
+      st.setFieldProp('key', v);
+    }, {pattern: '[a-z][a-z0-9_]{0,39}'}), t.key_hint));
+    const types = st.boot.field_types.filter((x) => !isColumn || x !== 'subtable');
+    parts.push(this.group('type', t.type, this.selectInput('type', f.type,
+      types.map((x) => [x, t[`type_${x}`] || x]), (v) => v && setStructure('type')(v), false)));
+    parts.push(this.check('required', t.required, f.required, setStructure('required')));
+    parts.push(this.check('readonly', t.readonly, f.readonly, set('readonly')));
+    for (const prop of TYPE_PROPS[f.type] || []) parts.push(this.typeProp(prop, f, set, setStructure));
+    if (!NO_DEFAULT.has(f.type)) parts.push(this.defaultInput(f, set));
+    parts.push(this.i18nPair('help', t.help, f.help, set('help'), false));
+    parts.push(this.jsonInput('visible_when', t.visible_when, f.visible_when, set('visible_when'),
+      t.visible_when_note));
+    parts.push(el('button', {type: 'button', class: 'btn btn-sm btn-outline-danger mt-2', id: 'delete-selected'},
+      icon('trash'), ' ', t.delete));
+    const box = el('div', {class: 'bc-props-body', 'data-for': f.key}, parts);
+    box.querySelector('#back-to-subtable')?.addEventListener('click', () => st.select({type: 'field', key: st.selection.key, sub: null}));
+    box.querySelector('#delete-selected').addEventListener('click', () => st.deleteSelected());
+    return box;
+  }
+
+  defaultInput(f, set) {
+    const t = this.t;
+    if (f.type === 'boolean') {
+      return this.group('default', t.default, this.selectInput('default',
+        f.default === undefined ? '' : String(f.default), [['true', '✓'], ['false', '✗']],
+        (v) => set('default')(v === undefined ? undefined : v === 'true')));
+    }
+    if (f.type === 'select') {
+      return this.group('default', t.default, this.selectInput('default', f.default,
+        (f.options || []).map((o) => [o.value, pickLabel(o.label, this.state.boot.lang, o.value)]),
+        set('default')));
+    }
+    const numeric = f.type === 'integer';
+    return this.group('default', t.default, this.textInput('default', f.default ?? '', (v) => {
+      if (v === '') return set('default')(undefined);
+      return set('default')(numeric && /^-?\d+$/.test(v) ? Number(v) : v);
+    }, DATE_TYPES.has(f.type) ? {type: f.type === 'date' ? 'date' : 'datetime-local'} : {}));
+  }
+
+  typeProp(prop, f, set, setStructure) {
+    const t = this.t;
+    const st = this.state;
+    switch (prop) {
+      case 'min': case 'max':
+        if (DATE_TYPES.has(f.type)) {
+          return this.group(prop, t[prop], this.textInput(prop, f[prop], set(prop),
+            {type: f.type === 'date' ? 'date' : 'datetime-local'}));
+        }
+        return this.group(prop, t[prop], this.numberInput(prop, f[prop], set(prop), {step: 'any'}));
+      case 'min_length': case 'max_length': case 'decimals': case 'digits': case 'min_items':
+      case 'max_items': case 'min_rows': case 'max_rows':
+        return this.group(prop, t[prop], this.numberInput(prop, f[prop], set(prop), {min: 0, step: 1}));
+      case 'max_size_mb':
+        return this.group(prop, t[prop], this.numberInput(prop, f[prop], set(prop), {min: 0, step: 'any'}));
+      case 'pattern':
+        return el('div', {}, this.group(prop, t.pattern, this.textInput(prop, f.pattern, set(prop),
+          {class: 'form-control form-control-sm font-monospace'})),
+        f.pattern ? this.i18nPair('pattern_message', `${t.pattern} ✎`, f.pattern_message, set('pattern_message'), false) : '');
+      case 'unique': case 'indexed': case 'searchable':
+        return this.check(prop, t[prop], f[prop], set(prop));
+      case 'sensitive':
+        return el('div', {}, this.check(prop, t.sensitive, f.sensitive, setStructure(prop)),
+          f.sensitive && SENSITIVE_TYPES.has(f.type)
+            ? this.group('mask', t.mask, this.selectInput('mask', f.mask, MASKS.map((m) => [m, m]), set('mask'))) : '');
+      case 'target':
+        return this.group(prop, t.target, this.selectInput('target', f.target,
+          [...st.boot.published_forms.map((p) => [p.key, `${p.label} (${p.key})`]),
+            ...(st.boot.published_forms.some((p) => p.key === st.key) ? [] : [[st.key, `${pickLabel(st.doc.label, st.boot.lang)} (${st.key})`]])],
+          setStructure(prop)));
+      case 'on_delete':
+        return this.group(prop, t.on_delete, this.selectInput('on_delete', f.on_delete,
+          [['restrict', 'restrict'], ['set_null', 'set_null'], ['cascade', 'cascade']], set(prop)));
+      case 'level':
+        return this.group(prop, t.level, this.selectInput('level', f.level,
+          [['province', 'province'], ['city', 'city'], ['county', 'county']], set(prop)));
+      case 'result_type':
+        return this.group(prop, t.result_type, this.selectInput('result_type', f.result_type,
+          ['text', 'integer', 'decimal', 'money', 'date', 'boolean'].map((x) => [x, t[`type_${x}`] || x]), set(prop), false));
+      case 'format':
+        return this.group(prop, t.format, this.textInput(prop, f.format, set(prop), {class: 'form-control form-control-sm font-monospace'}), 'NO-{YYYY}-{SEQ:6}');
+      case 'formula':
+        return this.group(prop, t.formula, this.textInput(prop, f.formula, set(prop), {class: 'form-control form-control-sm font-monospace'}));
+      case 'accept':
+        return this.group(prop, t.accept, this.textInput(prop, (f.accept || []).join(', '), (v) => set(prop)(
+          v ? v.split(/[,\s]+/).filter(Boolean).map((x) => (x.startsWith('.') ? x : `.${x}`).toLowerCase()) : undefined)));
+      case 'options':
+        return this.optionsEditor(f);
+      case 'columns':
+        return this.columnsEditor(f);
+      default:
+        return '';
+    }
+  }
+
+  optionsEditor(f) {
+    const st = this.state;
+    const t = this.t;
+    const options = f.options || [];
+    const update = (next) => st.setFieldProp('options', next.length ? next : undefined, 'props-structure');
+    const list = el('div', {class: 'bc-options', id: 'options-editor'});
+    options.forEach((o, i) => {
+      const input = (name, value, placeholder, lang) => {
+        const node = el('input', {class: 'form-control form-control-sm', value: value || '',
+          placeholder, 'data-option': i, 'data-part': name, 'aria-label': `${t.options} ${i + 1} ${placeholder}`,
+          lang});
+        node.addEventListener('change', () => {
+          const next = JSON.parse(JSON.stringify(st.selectedField().options));
+          if (name === 'value') next[i].value = node.value.trim();
+          else next[i].label[name] = node.value.trim();
+          st.setFieldProp('options', next);
+        });
+        return node;
+      };
+      const remove = el('button', {type: 'button', class: 'btn btn-sm btn-outline-secondary',
+        'aria-label': `${t.delete} ${o.value}`, title: t.delete}, icon('x-lg'));
+      remove.addEventListener('click', () => update(options.filter((_, j) => j !== i)));
+      list.append(el('div', {class: 'bc-option input-group input-group-sm mb-1', 'data-index': i},
+        el('span', {class: 'input-group-text bc-handle', title: '⇅'}, icon('grip-vertical')),
+        input('value', o.value, t.option_value), input('zh', o.label?.zh, '中文', 'zh-CN'),
+        input('en', o.label?.en, 'English', 'en'), remove));
+    });
+    this.sortables.push(Sortable.create(list, {
+      handle: '.bc-handle', animation: 120, forceFallback: true,
+      onEnd: () => {
+        const order = [...list.querySelectorAll('.bc-option')].map((r) => Number(r.dataset.index));
+        setTimeout(() => update(order.map((i) => options[i])), 0);
+      },
+    }));
+    const add = el('button', {type: 'button', class: 'btn btn-sm btn-outline-primary', id: 'add-option'},
+      icon('plus-lg'), ' ', t.add_option);
+    add.addEventListener('click', () => {
+      const taken = new Set(options.map((o) => o.value));
+      let n = options.length + 1;
+      while (taken.has(`option_${n}`)) n++;
+      update([...options, {value: `option_${n}`, label: {zh: `选项${n}`, en: `Option ${n}`}}]);
+    });
+    const invalid = this.errorsFor('options').length;
+    return el('div', {class: `mb-2 bc-prop${invalid ? ' bc-prop-invalid' : ''}`, 'data-prop-group': 'options'},
+      el('div', {class: 'form-label small mb-1'}, t.options), list, add, this.feedback('options'));
+  }
+
+  columnsEditor(f) {
+    const st = this.state;
+    const t = this.t;
+    const lang = st.boot.lang;
+    const list = el('div', {class: 'bc-columns', id: 'columns-editor'});
+    (f.fields || []).forEach((c, i) => {
+      const hasError = st.errors.some((e) => e.fieldKey === f.key && e.subKey === c.key);
+      const open = el('button', {type: 'button', class: `btn btn-sm ${hasError ? 'btn-outline-danger' : 'btn-outline-secondary'} flex-grow-1 text-start`,
+        'data-column': c.key}, pickLabel(c.label, lang, c.key), ' ', el('code', {class: 'small'}, c.key),
+      ' · ', t[`type_${c.type}`] || c.type);
+      open.addEventListener('click', () => st.select({type: 'field', key: f.key, sub: c.key}));
+      list.append(el('div', {class: 'd-flex gap-1 mb-1 bc-column', 'data-index': i},
+        el('span', {class: 'btn btn-sm btn-light bc-handle'}, icon('grip-vertical')), open));
+    });
+    this.sortables.push(Sortable.create(list, {
+      handle: '.bc-handle', animation: 120, forceFallback: true,
+      onEnd: () => {
+        const keys = [...list.querySelectorAll('.bc-column')].map((r) => f.fields[Number(r.dataset.index)].key);
+        setTimeout(() => st.reorderSubFields(f.key, keys), 0);
+      },
+    }));
+    const typeSelect = el('select', {class: 'form-select form-select-sm', id: 'new-column-type',
+      'aria-label': t.type},
+    st.boot.field_types.filter((x) => x !== 'subtable').map((x) => el('option', {value: x}, t[`type_${x}`] || x)));
+    const add = el('button', {type: 'button', class: 'btn btn-sm btn-outline-primary', id: 'add-column'},
+      icon('plus-lg'), ' ', t.add_column);
+    add.addEventListener('click', () => st.addSubField(f.key, typeSelect.value));
+    return el('div', {class: 'mb-2 bc-prop', 'data-prop-group': 'fields'},
+      el('div', {class: 'form-label small mb-1'}, t.subtable_columns), list,
+      el('div', {class: 'input-group input-group-sm'}, typeSelect, add), this.feedback('fields'));
+  }
+
+  sectionPanel(section) {
+    const st = this.state;
+    const t = this.t;
+    const set = (prop, source) => (v) => st.setSectionProp(prop, v, source);
+    const box = el('div', {class: 'bc-props-body'},
+      this.heading(t.section, section.key),
+      this.i18nPair('label', t.label, section.label, set('label', 'props'), false),
+      this.group('key', t.key, this.textInput('key', section.key, (v, input) => {
+        if (!isKey(v)) return input.classList.add('is-invalid');
+        return set('key', 'props')(v);
+      })),
+      this.group('columns', t.columns, this.selectInput('columns', section.columns || 1,
+        [[1, '1'], [2, '2'], [3, '3'], [4, '4']], (v) => set('columns', 'props-structure')(v ? Number(v) : undefined), false)),
+      this.jsonInput('visible_when', t.visible_when, section.visible_when, set('visible_when'), t.visible_when_note),
+      el('button', {type: 'button', class: 'btn btn-sm btn-outline-danger mt-2', id: 'delete-selected'}, icon('trash'), ' ', t.delete));
+    box.querySelector('#delete-selected').addEventListener('click', () => st.deleteSelected());
+    return box;
+  }
+
+  tabPanel(tab) {
+    const st = this.state;
+    const t = this.t;
+    const set = (prop) => (v) => st.setSectionProp(prop, v, 'props');
+    const box = el('div', {class: 'bc-props-body'},
+      this.heading(t.tab, tab.key),
+      this.i18nPair('label', t.label, tab.label, set('label')),
+      this.group('key', t.key, this.textInput('key', tab.key, (v, input) => {
+        if (!isKey(v)) return input.classList.add('is-invalid');
+        return set('key')(v);
+      })),
+      el('button', {type: 'button', class: 'btn btn-sm btn-outline-danger mt-2', id: 'delete-selected'}, icon('trash'), ' ', t.delete));
+    box.querySelector('#delete-selected').addEventListener('click', () => st.deleteSelected());
+    return box;
+  }
+
+  formPanel() {
+    const st = this.state;
+    const t = this.t;
+    const doc = st.doc;
+    const lang = st.boot.lang;
+    return el('div', {class: 'bc-props-body'},
+      this.heading(t.form, doc.key),
+      el('p', {class: 'small text-body-secondary'}, t.select_hint),
+      this.i18nPair('label', t.label, doc.label, (v) => st.setFormProp('label', v)),
+      this.group('title_field', t.title_field, this.selectInput('title_field', doc.title_field,
+        doc.fields.filter((f) => f.type !== 'subtable').map((f) => [f.key, `${pickLabel(f.label, lang, f.key)} (${f.key})`]),
+        (v) => st.setFormProp('title_field', v))));
+  }
+}
