@@ -91,7 +91,13 @@ def test_upload_then_download(app) -> None:
     download = client.get(body["url"], headers=clerk)
     assert download.status_code == 200 and download.data == b"%PDF-1.4 contract"
     assert "attachment" in download.headers["Content-Disposition"]
-    reader = client.get(body["url"], headers=_login(client, "reader"))
+    # not attached to a record yet: only the uploader may fetch it (row scope, review 3)
+    reader_headers = _login(client, "reader")
+    assert client.get(body["url"], headers=reader_headers).status_code == 404
+    created = client.post("/api/v1/records/contract", headers=clerk,
+                          json={"title": "合同一", "scan": body["id"]})
+    assert created.status_code == 201, created.json
+    reader = client.get(body["url"], headers=reader_headers)
     assert reader.status_code == 200
     stranger = client.get(body["url"], headers=_login(client, "stranger"))
     assert stranger.status_code == 404 and stranger.json["error"]["code"] == "not_found"

@@ -204,6 +204,8 @@ def test_lockout_after_repeated_failures(site) -> None:
     client = site.test_client()
     for _ in range(5):
         assert login(client, "am2", "wrong-password").status_code == 401
+    wrong = login(client, "am2", "wrong-password")  # a guesser learns nothing of the lock
+    assert wrong.status_code == 401 and "账号已锁定" not in wrong.text
     response = login(client, "am2", PASSWORD)
     assert response.status_code == 401
     assert "账号已锁定" in response.text
@@ -561,7 +563,12 @@ def test_edit_with_stale_version_shows_the_conflict_page(site) -> None:
 def test_edit_keeps_masked_values_and_untouched_subtable_rows(site) -> None:
     contacts = [{"contact_name": "王五", "relation": "spouse", "phone": "13900001111"}]
     (record,) = create_records(site, "am1", "customer",
-                               [customer_data(site, contacts=contacts, credit_limit="5000")])
+                               [customer_data(site, contacts=contacts)])
+    # credit_limit is read-only for account managers, on create too: an admin sets it
+    svc, session = service_for(site, "admin")
+    with session:
+        svc.update("customer", record["id"], {"credit_limit": "5000"})
+        session.commit()
     url = f"/f/customer/{record['id']}/edit"
     client = site.test_client()
     login(client, "am1")
@@ -569,7 +576,7 @@ def test_edit_keeps_masked_values_and_untouched_subtable_rows(site) -> None:
     assert 'value="139****1111"' in form and 'name="contacts.0.id"' in form
     assert 'name="credit_limit"' not in form  # read-only for account managers
     assert "5,000.00" in field_block(form, "credit_limit")
-    data = {"csrf_token": token(form), "version": "1", "customer_type": "individual",
+    data = {"csrf_token": token(form), "version": "2", "customer_type": "individual",
             "name": "张三", "id_number": "110105********002X", "mobile": "138****5678",
             "channel": "branch", "lifecycle_stage": "lead",
             "account_manager": str(site.lb_users["am1"]), "contacts.__present": "1",
@@ -582,7 +589,7 @@ def test_edit_keeps_masked_values_and_untouched_subtable_rows(site) -> None:
     svc, session = service_for(site, "admin")
     with session:
         current = svc.get("customer", record["id"])
-        assert current["channel"] == "branch" and current["version"] == 2
+        assert current["channel"] == "branch" and current["version"] == 3
         assert svc.unmask("customer", record["id"], "mobile", "测试核对") == "13812345678"
     assert [c["contact_name"] for c in current["contacts"]] == ["王五"]
 

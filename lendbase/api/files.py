@@ -101,7 +101,7 @@ def upload() -> Any:
 def download(file_id: int) -> Response:
     actor = api_actor()
     stored = load_file(db_session(), file_id)
-    if not may_download(actor, compiled_schema(), stored):
+    if not may_download(db_session(), actor, compiled_schema(), stored):
         raise NotFound(f"no file {file_id}")  # the same answer as a missing one: no probing
     path = file_path(state().settings.upload_dir, stored)
     response = send_file(path, mimetype=stored.content_type, as_attachment=True,

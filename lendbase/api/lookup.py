@@ -34,6 +34,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import ColumnElement, and_, or_
 
 from lendbase.api.auth import api_actor
+from lendbase.app import parse_id
 from lendbase.errors import ValidationFailed
 from lendbase.forms.model import FieldDef, FormDef
 from lendbase.records import query as q
@@ -135,11 +136,13 @@ def lookup_page(service: RecordService, form_key: str, text: str = "",
     term = text.strip()
     if term:
         codec = RecordCodec(form, service.cipher)
-        matches = [q.search_clause(form, table, term, codec.lookup_hash)]
+        matches = [q.search_clause(form, table, term, codec.lookup_hash,
+                                   hidden_fields=access.hidden_fields)]
         if title is not None:
             matches.insert(0, prefix_clause(table.c[title.key], term))
-        if term.isdigit():  # "#42" is how an untitled record shows; let its id find it
-            matches.append(table.c.id == int(term))
+        record_id = parse_id(term)  # ASCII digits in the id range only, never "²" or 10**30
+        if record_id is not None:  # "#42" is how an untitled record shows; let its id find it
+            matches.append(table.c.id == record_id)
         conditions.append(or_(*matches))
     rows = service.session.execute(
         q.page_query(table, keys, conditions, after or None, limit)).mappings().all()

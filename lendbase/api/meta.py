@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 
 from lendbase.api import schemas as s
 from lendbase.api.auth import api_actor, require_admin
+from lendbase.app import check_ids, parse_id
 from lendbase.errors import MetadataError, NotFound
 from lendbase.meta.store import MetadataStore
 from lendbase.web.context import db_session
@@ -24,11 +25,12 @@ def _store() -> MetadataStore:
 def _if_match(body_version: int | None) -> int | None:
     header = request.headers.get("If-Match", "").strip().strip('"').removeprefix("W/").strip('"')
     if header:
-        try:
-            return int(header)
-        except ValueError:
+        number = parse_id(header)
+        if number is None:
             raise MetadataError("If-Match must be the draft's lock_version, e.g. If-Match: 3",
-                                {"If-Match": ["use the lock_version number"]}) from None
+                                {"If-Match": ["use the lock_version number"]})
+        return number
+    check_ids({"lock_version": body_version}, "lock_version")
     return body_version
 
 
@@ -65,8 +67,10 @@ def create_document(kind: str) -> Any:
 
 @blp.route("/<kind>/<key>")
 @blp.response(200, s.DraftSchema)
+@blp.alt_response(403, schema=s.ApiError, description="administrators only")
 def get_draft(kind: str, key: str) -> Any:
-    api_actor()
+    """A draft holds the whole document, the per-role permissions included: admins only."""
+    require_admin()
     return _draft_dict(MetadataStore(db_session(), None).get_draft(kind, key))
 
 
@@ -107,8 +111,10 @@ def versions(kind: str, key: str) -> Any:
 
 @blp.route("/<kind>/<key>/versions/<int:number>")
 @blp.response(200, s.MetaVersion)
+@blp.alt_response(403, schema=s.ApiError, description="administrators only")
 def version(kind: str, key: str, number: int) -> Any:
-    api_actor()
+    """A published version is the whole document too (permissions included): admins only."""
+    require_admin()
     found = MetadataStore(db_session(), None).published(kind, key, number)
     if found is None:
         raise NotFound(f"{kind[:-1]} {key!r} has no version {number}")
@@ -119,7 +125,8 @@ def version(kind: str, key: str, number: int) -> Any:
 @blp.arguments(s.DiffArgs, location="query")
 @blp.response(200)
 def diff(args: dict[str, Any], kind: str, key: str) -> Any:
-    api_actor()
+    require_admin()
+    check_ids(args, "from_version", "to_version")
     changes = MetadataStore(db_session(), None).diff(kind, key, args["from_version"],
                                                      args["to_version"])
     return {"changes": changes}
@@ -129,7 +136,9 @@ def diff(args: dict[str, Any], kind: str, key: str) -> Any:
 @blp.arguments(s.RestoreBody)
 @blp.response(200, s.DraftSchema)
 def restore(body: dict[str, Any], kind: str, key: str) -> Any:
-    return _draft_dict(_store().restore(kind, key, body["version"]))
+    store = _store()
+    check_ids(body, "version")
+    return _draft_dict(store.restore(kind, key, body["version"]))
 
 
 @blp.route("/<kind>/<key>/log")

@@ -15,6 +15,7 @@ from marshmallow import Schema, fields, validate
 
 from lendbase.api import schemas as s
 from lendbase.api.auth import api_actor
+from lendbase.app import check_ids
 from lendbase.auth import org
 from lendbase.changelog import changes_of
 from lendbase.errors import PermissionDenied
@@ -62,6 +63,7 @@ def department_tree() -> Any:
 @blp.alt_response(422, schema=s.ApiError)
 def create_department(body: dict[str, Any]) -> Any:
     actor = _admin()
+    check_ids(body, "parent_id", "head_user_id")
     dept_id = org.create_department(db_session(), body["name"], body["parent_id"],
                                     body["head_user_id"], actor_id=actor.user_id)
     return org.get_department(db_session(), dept_id)
@@ -74,6 +76,7 @@ def create_department(body: dict[str, Any]) -> Any:
 @blp.alt_response(422, schema=s.ApiError, description="e.g. a move under its own branch")
 def update_department(body: dict[str, Any], dept_id: int) -> Any:
     actor = _admin()
+    check_ids(body, "parent_id", "head_user_id")
     org.update_department(db_session(), dept_id, body, actor_id=actor.user_id)
     return org.get_department(db_session(), dept_id)
 
@@ -114,6 +117,7 @@ def change_log(args: dict[str, Any]) -> Any:
 @blp.response(200, s.UserSchema(many=True))
 def list_users(args: dict[str, Any]) -> Any:
     full = api_actor().superuser
+    check_ids(args, "department_id")
     users = org.list_users(db_session(), department_id=args.get("department_id"),
                            active=args.get("active"), q=args.get("q"))
     return [_user_dict(u, full) for u in users]
@@ -126,6 +130,7 @@ def list_users(args: dict[str, Any]) -> Any:
 @blp.alt_response(422, schema=s.ApiError)
 def create_user(body: dict[str, Any]) -> Any:
     actor = _admin()
+    check_ids(body, "department_id")
     user_id = org.add_user(db_session(), **body, actor_id=actor.user_id)
     return _user_dict(org.get_user(db_session(), user_id), full=True)
 
@@ -145,6 +150,7 @@ def get_user(user_id: int) -> Any:
 @blp.alt_response(422, schema=s.ApiError)
 def update_user(body: dict[str, Any], user_id: int) -> Any:
     actor = _admin()
+    check_ids(body, "department_id")
     org.update_user(db_session(), user_id, body, actor_id=actor.user_id)
     return _user_dict(org.get_user(db_session(), user_id), full=True)
 

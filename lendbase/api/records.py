@@ -127,4 +127,6 @@ def history(form: str, record_id: int) -> Any:
 @blp.response(200)
 def unmask(body: dict[str, Any], form: str, record_id: int) -> Any:
     value = record_service(api_actor()).unmask(form, record_id, body["field"], body["reason"])
-    return {"field": body["field"], "value": value}
+    # plaintext of a sensitive field: no cache (browser, proxy) may keep it
+    return {"field": body["field"], "value": value}, 200, {
+        "Cache-Control": "no-store", "Pragma": "no-cache"}

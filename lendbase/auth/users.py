@@ -67,6 +67,16 @@ def set_roles(session: Session, user_id: int, roles: Iterable[str]) -> None:
         session.execute(insert(db.user_role).values(user_id=user_id, role_id=role_id))
 
 
+class AccountLocked(NotAuthenticated):
+    """Right password, but the account is locked after repeated failures; raised only after
+    the password checked out. ``minutes`` until it unlocks by itself."""
+
+    def __init__(self, minutes: int) -> None:
+        super().__init__(f"too many failed logins; try again in {minutes} minute(s) "
+                         "or ask an administrator to unlock the account")
+        self.minutes = minutes
+
+
 def authenticate(session: Session, username: str, password: str, *, max_failures: int = 5,
                  lockout: timedelta = timedelta(minutes=15),
                  clock: Callable[[], datetime] = utcnow) -> int:
@@ -78,12 +88,16 @@ def authenticate(session: Session, username: str, password: str, *, max_failures
     if row is None or not row.is_active:
         verify_password(None, password)  # same work either way: no user enumeration by timing
         raise generic
+    correct = verify_password(row.password_hash, password)
     locked_until = _as_utc(row.locked_until)
     if locked_until and locked_until > now:
-        minutes = max(1, int((locked_until - now).total_seconds() // 60) + 1)
-        raise NotAuthenticated(f"too many failed logins; try again in {minutes} minute(s) "
-                               "or ask an administrator to unlock the account")
-    if not verify_password(row.password_hash, password):
+        # While locked, a wrong password gets the generic answer (and counts for nothing):
+        # the lock is only told to someone who knows the password, so it never reveals that
+        # the account exists.
+        if not correct:
+            raise generic
+        raise AccountLocked(max(1, int((locked_until - now).total_seconds() // 60) + 1))
+    if not correct:
         failures = row.failed_logins + 1
         values: dict = {"failed_logins": failures}
         if failures >= max_failures:

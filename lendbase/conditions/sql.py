@@ -11,7 +11,16 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Table, Text, and_, cast, false, func, not_, or_, true
 
-from lendbase.conditions.predicate import OPERATORS, UnsupportedNode
+from lendbase.conditions.predicate import (
+    MAX_DEPTH,
+    MAX_LEAVES,
+    OPERATORS,
+    TEXT_OPS,
+    UnsupportedNode,
+    check_coerced,
+    check_tree,
+    check_value,
+)
 
 
 def _escape_like(text: str) -> str:
@@ -23,13 +32,21 @@ class SqlConditionCompiler:
 
     def __init__(self, table: Table, columns: Mapping[str, str] | None = None,
                  coerce: Callable[[str, Any], Any] | None = None,
-                 multi_valued: set[str] | None = None) -> None:
+                 multi_valued: set[str] | None = None, max_depth: int = MAX_DEPTH,
+                 max_leaves: int = MAX_LEAVES) -> None:
         self.table = table
         self.columns = columns  # field key -> column name; None = every column by its name
         self.coerce = coerce
         self.multi_valued = multi_valued or set()
+        self.max_depth = max_depth
+        self.max_leaves = max_leaves
 
     def compile(self, node: Mapping[str, Any]) -> ColumnElement[bool]:
+        """The SQL of a whole tree; its depth and width are checked first."""
+        check_tree(node, self.max_depth, self.max_leaves)
+        return self._compile(node)
+
+    def _compile(self, node: Mapping[str, Any]) -> ColumnElement[bool]:
         if not isinstance(node, Mapping) or not node:
             raise UnsupportedNode(f"a condition must be a non-empty object, got {node!r}")
         for kind in ("and", "or", "not", "field"):
@@ -39,15 +56,15 @@ class SqlConditionCompiler:
                               "use and / or / not / field")
 
     def visit_and(self, node: Mapping[str, Any]) -> ColumnElement[bool]:
-        parts = [self.compile(n) for n in node["and"]]
+        parts = [self._compile(n) for n in node["and"]]
         return and_(*parts) if parts else true()
 
     def visit_or(self, node: Mapping[str, Any]) -> ColumnElement[bool]:
-        parts = [self.compile(n) for n in node["or"]]
+        parts = [self._compile(n) for n in node["or"]]
         return or_(*parts) if parts else false()
 
     def visit_not(self, node: Mapping[str, Any]) -> ColumnElement[bool]:
-        inner = self.compile(node["not"])
+        inner = self._compile(node["not"])
         # SQL NOT over NULL is NULL; the Python predicate treats a failed comparison as false,
         # so NOT of it is true. coalesce makes both agree.
         return not_(func.coalesce(inner, false()))
@@ -66,9 +83,12 @@ class SqlConditionCompiler:
         key = node["field"]
         col = self._column(key)
         value = node.get("value")
-        if self.coerce is not None and value is not None:
+        check_value(key, op, value)
+        # Text matching compares the literal as text, so it is not converted (as in predicate).
+        if self.coerce is not None and value is not None and op not in TEXT_OPS:
             value = ([self.coerce(key, v) for v in value] if isinstance(value, list)
                      else self.coerce(key, value))
+            check_coerced(key, op, value)
         if op == "is_empty":
             return or_(col.is_(None), col == "") if _is_text(col) else col.is_(None)
         if op == "is_not_empty":
@@ -85,7 +105,9 @@ class SqlConditionCompiler:
             pattern = _escape_like(str(value))
             pattern = {"contains": f"%{pattern}%", "starts_with": f"{pattern}%",
                        "ends_with": f"%{pattern}"}[op]
-            return col.ilike(pattern, escape="\\")
+            # Non-text columns (numbers, dates) are matched on their text form, as in Python.
+            target = col if _is_text(col) else cast(col, Text())
+            return target.ilike(pattern, escape="\\")
         if op == "between":
             return col.between(value[0], value[1])
         if op == "in":

@@ -28,6 +28,14 @@ CATALOG: dict[str, dict[str, str]] = {
                  "zh": "“{value}” 不是有效日期，格式为 YYYY-MM-DD，例如 2026-03-31"},
     "not_datetime": {"en": "{value!r} is not a date and time; use YYYY-MM-DDTHH:MM, "
                            "e.g. 2026-03-31T14:30", "zh": "“{value}” 不是有效的日期时间"},
+    "date_range": {"en": "{value!r} is out of range; use a year between {min} and {max}",
+                   "zh": "“{value}” 超出范围，年份应在 {min} 至 {max} 之间"},
+    "control_chars": {"en": "contains control characters (such as NUL); remove them and "
+                            "send plain text (tab and line breaks are fine)",
+                      "zh": "包含控制字符（如 NUL），请删除后重新输入纯文本（可使用制表符和换行）"},
+    "bad_surrogate": {"en": "contains an invalid character (a lone UTF-16 surrogate); send "
+                            "valid Unicode text",
+                      "zh": "包含无效字符（孤立的 UTF-16 代理项），请输入有效的 Unicode 文本"},
     "not_boolean": {"en": "{value!r} is not yes/no; use true or false",
                     "zh": "“{value}” 不是是/否值"},
     "not_option": {"en": "{value!r} is not one of the options: {options}",

@@ -77,7 +77,8 @@ class ExportFormat(StrEnum):
 
 
 CONTENT_TYPES = {
-    ExportFormat.CSV: "text/csv; charset=utf-8",
+    # send_file adds "; charset=utf-8" to text/* itself (the file is written as UTF-8)
+    ExportFormat.CSV: "text/csv",
     ExportFormat.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 
@@ -170,12 +171,13 @@ def export_records(session: Session, schema: CompiledSchema, actor: Actor, ciphe
             count = _write_csv(path, headers, rows)
         else:
             count = _write_xlsx(path, _label(cf.form, lang), columns, rows)
+        # inside the try: if the log row cannot be written, no export file is left behind
+        log_access(session, actor_id=actor.user_id or 0, at=now, action="export",
+                   form_key=form_key, record_id=None, field_key=None,
+                   reason=f"{stated} ({count} rows)")
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    log_access(session, actor_id=actor.user_id or 0, at=now, action="export",
-               form_key=form_key, record_id=None, field_key=None,
-               reason=f"{stated} ({count} rows)")
     stamp = now.astimezone(DEFAULT_TZ).strftime("%Y%m%d-%H%M%S")
     return ExportResult(f"{form_key}-{stamp}.{kind.value}", CONTENT_TYPES[kind], path, count)
 

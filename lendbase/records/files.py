@@ -15,32 +15,35 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import exists, insert, select
 from sqlalchemy.orm import Session
 
 from lendbase import db
 from lendbase.errors import NotFound, ValidationFailed
-from lendbase.forms.compile import CompiledSchema
+from lendbase.forms.compile import CompiledForm, CompiledSchema
 from lendbase.forms.messages import message
 from lendbase.forms.model import FieldDef, FormDef
 from lendbase.forms.values import FieldValueError
-from lendbase.records.permissions import Actor, access_for
+from lendbase.records.permissions import Actor, access_for, scope_clause
 
 __all__ = [
     "FileStore",
     "StoredFile",
+    "file_columns",
     "file_field",
     "file_path",
     "guess_content_type",
     "is_allowed_type",
     "load_file",
     "may_download",
+    "referencing_records",
 ]
 
 _CHUNK = 64 * 1024
 _SAFE_SUFFIX = re.compile(r"\.[a-z0-9]{1,10}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,9 @@ class FileStore:
              content_type: str | None, uploaded_by: int | None) -> int:
         """Check, write and record one upload; returns the ``lb_file`` id. A refused file
         raises FieldValueError with the reason in ``self.lang`` and leaves nothing behind."""
-        name = filename or "file"
+        # Control characters (NUL, CR/LF...) never reach the stored name: a CR/LF would make
+        # every later download fail (header values cannot hold newlines), NUL breaks PostgreSQL.
+        name = _CONTROL.sub("", filename or "").strip() or "file"
         ctype = guess_content_type(name, content_type)
         if not is_allowed_type(f, name, ctype):
             ext = Path(name).suffix.lower() or "?"
@@ -175,19 +180,69 @@ def load_file(session: Session, file_id: int) -> StoredFile:
         uploaded_by=row.uploaded_by, uploaded_at=row.uploaded_at)
 
 
-def may_download(actor: Actor, schema: CompiledSchema, stored: StoredFile) -> bool:
-    """Readers of the file's form may fetch it unless its field is hidden from them;
-    uploaders may always fetch their own files. (Record-level checks come with the picker
-    issue.)"""
-    if stored.uploaded_by is not None and stored.uploaded_by == actor.user_id:
-        return True
+def file_columns(cf: CompiledForm, field_key: str) -> list[tuple[str, Any, Any]]:
+    """Where a file of ``cf``'s field ``field_key`` can be attached: ``(top-level key,
+    table, column)`` for a top-level file field of that key and for a file field of that key
+    in a sub-table (whose top-level key is the sub-table's). ``lb_file.field_key`` holds the
+    bare key, so a sub-table's file field is found by its own key."""
+    found: list[tuple[str, Any, Any]] = []
+    for f in cf.form.fields:
+        if f.type == "file" and f.key == field_key and f.key in cf.table.c:
+            found.append((f.key, cf.table, cf.table.c[f.key]))
+        if f.type == "subtable":
+            table = cf.child_tables.get(f.key)
+            for sf in f.fields:
+                if sf.type == "file" and sf.key == field_key and table is not None \
+                        and sf.key in table.c:
+                    found.append((f.key, table, table.c[sf.key]))
+    return found
+
+
+def _parent_ids(cf: CompiledForm, table: Any, column: Any, file_id: int) -> Any:
+    """A SELECT of the ids of the records (of ``cf``) whose ``column`` holds ``file_id``."""
+    if table is cf.table:
+        return select(cf.table.c.id).where(column == file_id)
+    return select(table.c.parent_id).where(column == file_id)
+
+
+def referencing_records(session: Session, cf: CompiledForm, field_key: str,
+                        file_id: int) -> set[int]:
+    """The ids of the records of ``cf`` that hold ``file_id`` in a file field of that key."""
+    ids: set[int] = set()
+    for _top, table, column in file_columns(cf, field_key):
+        ids.update(int(i) for i in session.execute(
+            _parent_ids(cf, table, column, file_id)).scalars())
+    return ids
+
+
+def may_download(session: Session, actor: Actor, schema: CompiledSchema,
+                 stored: StoredFile) -> bool:
+    """Whether ``actor`` may fetch the file. Row scope applies: an administrator may; the
+    uploader may while the file is not attached to any record yet; else a record of the
+    file's form that the actor may read (in row scope, the field not hidden) must hold it."""
     if actor.superuser:
         return True
     cf = schema.forms.get(stored.form_key)
     if cf is None:
         return False
+    locations = file_columns(cf, stored.field_key)
+    attached = any(session.execute(
+        select(exists().where(column == stored.id))).scalar()
+        for _top, _table, column in locations)
+    if not attached:
+        return stored.uploaded_by is not None and stored.uploaded_by == actor.user_id
     access = access_for(actor, cf.form)
-    return access.can("read") and stored.field_key not in access.hidden_fields
+    if not access.can("read"):
+        return False
+    for top, table, column in locations:
+        if top in access.hidden_fields:
+            continue
+        visible = select(exists().where(
+            cf.table.c.id.in_(_parent_ids(cf, table, column, stored.id)),
+            scope_clause(actor, access, cf.table)))
+        if session.execute(visible).scalar():
+            return True
+    return False
 
 
 def file_path(root: Path, stored: StoredFile) -> Path:

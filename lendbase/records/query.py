@@ -16,14 +16,35 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Table, and_, false, or_, select
 
+from lendbase.conditions.predicate import UnsupportedNode
 from lendbase.conditions.sql import SqlConditionCompiler
 from lendbase.errors import ValidationFailed
 from lendbase.forms.compile import SYSTEM_COLUMNS
-from lendbase.forms.model import FormDef
+from lendbase.forms.model import FieldDef, FormDef
 from lendbase.forms.naming import hash_column_for
-from lendbase.forms.values import FieldValueError, coerce_value, literal_coercer
+from lendbase.forms.values import (
+    INT64_MAX,
+    MAX_EXPONENT,
+    FieldValueError,
+    LiteralValueError,
+    coerce_value,
+    literal_coercer,
+    text_problem,
+)
 
 MAX_LIMIT = 200
+#: A cursor is a few sort values; anything much longer is not one of ours.
+MAX_CURSOR_CHARS = 4096
+#: How condition literals on the system columns are converted (like form fields of this type).
+_SYSTEM_FIELDS = {
+    key: FieldDef(key, "datetime" if key.endswith("_at") else "integer", {"en": key})
+    for key in SYSTEM_COLUMNS
+}
+_TYPE_NAMES = {"integer": "a whole number", "decimal": "a number", "money": "an amount",
+               "percent": "a percentage", "date": "a date (YYYY-MM-DD)",
+               "datetime": "a date and time (YYYY-MM-DDTHH:MM)", "boolean": "true or false",
+               "reference": "a record id", "user": "a user id", "file": "a file id"}
+_AFTER_ERROR = "the cursor is not valid for this sort order; start again from the first page"
 
 
 @dataclass(frozen=True)
@@ -32,13 +53,22 @@ class SortKey:
     descending: bool
 
 
-def parse_sort(form: FormDef, order_by: Sequence[str] | None) -> list[SortKey]:
-    """Sort keys from ``["-created_at", "name"]``; ``id`` is always the final tie-breaker."""
+def parse_sort(form: FormDef, order_by: Sequence[str] | None, *,
+               hidden_fields: frozenset[str] = frozenset()) -> list[SortKey]:
+    """Sort keys from ``["-created_at", "name"]``; ``id`` is always the final tie-breaker.
+
+    ``hidden_fields`` (hidden from the reader's role) cannot be sorted by: the order would
+    reveal their values.
+    """
     sortable = {f.key for f in form.stored_fields if not f.sensitive and f.type != "multiselect"}
     sortable |= set(SYSTEM_COLUMNS)
+    sortable -= hidden_fields
     keys: list[SortKey] = []
     id_descending: bool | None = None
     for item in order_by or form.default_sort or ["-id"]:
+        if not isinstance(item, str):
+            raise ValidationFailed({"order_by": [
+                "give field keys as text, e.g. [\"-created_at\", \"name\"]"]})
         name = item.lstrip("-")
         if name not in sortable:
             raise ValidationFailed({"order_by": [
@@ -72,7 +102,32 @@ def _load(value: Any) -> Any:
             return datetime.fromisoformat(value["t"])
         if "D" in value:
             return date.fromisoformat(value["D"])
+        raise ValueError
     return value
+
+
+def _fits(value: Any, column: Any) -> bool:
+    """Whether a decoded cursor value has the type of its sort column."""
+    if value is None:
+        return True
+    try:
+        expected = column.type.python_type
+    except NotImplementedError:
+        return False
+    if isinstance(value, bool):
+        return expected is bool
+    if expected is int:
+        return isinstance(value, int) and abs(value) <= INT64_MAX
+    if expected in (Decimal, float):
+        return (isinstance(value, Decimal) and value.is_finite()
+                and (not value or abs(value.adjusted()) <= MAX_EXPONENT))
+    if expected is datetime:
+        return isinstance(value, datetime)
+    if expected is date:
+        return isinstance(value, date) and not isinstance(value, datetime)
+    if expected is str:
+        return isinstance(value, str) and text_problem(value) is None
+    return False
 
 
 def encode_cursor(row: Mapping[Any, Any], keys: list[SortKey]) -> str:
@@ -80,17 +135,24 @@ def encode_cursor(row: Mapping[Any, Any], keys: list[SortKey]) -> str:
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, keys: list[SortKey]) -> list[Any]:
+def decode_cursor(cursor: str, keys: list[SortKey], table: Table | None = None) -> list[Any]:
+    """The sort values in ``cursor``; with ``table``, each is checked against its column's type
+    so a forged cursor gets a 422 on ``after``, never a database error."""
     try:
+        if not isinstance(cursor, str) or len(cursor) > MAX_CURSOR_CHARS:
+            raise ValueError
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
         if not isinstance(values, list) or len(values) != len(keys):
             raise ValueError
-        return [_load(v) for v in values]
-    except (ValueError, TypeError):
-        raise ValidationFailed({"after": [
-            "the cursor is not valid for this sort order; start again from the first page"]}
-        ) from None
+        loaded = [_load(v) for v in values]
+        if table is not None:
+            for key, value in zip(keys, loaded, strict=True):
+                if not _fits(value, table.c[key.column]):
+                    raise ValueError
+        return loaded
+    except (ValueError, TypeError, ArithmeticError, RecursionError, KeyError):
+        raise ValidationFailed({"after": [_AFTER_ERROR]}) from None
 
 
 def _after(table: Table, keys: list[SortKey], values: list[Any]) -> ColumnElement[bool]:
@@ -128,17 +190,25 @@ def order_clauses(table: Table, keys: list[SortKey]) -> list[Any]:
     ]
 
 
-def search_clause(form: FormDef, table: Table, text: str,
-                  lookup_hash: Any) -> ColumnElement[bool]:
+def search_clause(form: FormDef, table: Table, text: str, lookup_hash: Any, *,
+                  hidden_fields: frozenset[str] = frozenset()) -> ColumnElement[bool]:
     """Full-text search over the form's searchable fields, plus exact lookup of indexed
-    sensitive fields (by keyed hash) and of auto numbers."""
+    sensitive fields (by keyed hash) and of auto numbers.
+
+    ``hidden_fields`` (hidden from the reader's role) are silently left out of the search.
+    """
     term = text.strip()
+    problem = text_problem(term)
+    if problem:
+        raise ValidationFailed({"q": [f"the search text {problem}"]})
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     parts: list[ColumnElement[bool]] = [
         table.c[f.key].ilike(f"%{escaped}%", escape="\\") for f in form.searchable_fields
-        if f.stored
+        if f.stored and f.key not in hidden_fields
     ]
     for f in form.stored_fields:
+        if f.key in hidden_fields:
+            continue
         if f.type == "auto_number":
             parts.append(table.c[f.key] == term.upper())
         if f.has_lookup_hash:
@@ -150,18 +220,32 @@ def search_clause(form: FormDef, table: Table, text: str,
     return or_(*parts) if parts else false()
 
 
-def filter_clause(form: FormDef, table: Table,
-                  where: Mapping[str, Any] | None) -> ColumnElement[bool] | None:
+def filter_clause(form: FormDef, table: Table, where: Mapping[str, Any] | None, *,
+                  hidden_fields: frozenset[str] = frozenset()) -> ColumnElement[bool] | None:
+    """The SQL of a ``where`` condition tree; every problem is a 422 on ``where``.
+
+    Sensitive fields and ``hidden_fields`` (hidden from the reader's role) cannot be filtered
+    on: bisecting with filters would reveal their values. Literals are converted to their
+    field's type first, so a wrong-typed literal never reaches the database.
+    """
     if not where:
         return None
-    fields = {f.key: f for f in form.stored_fields if not f.sensitive}
-    columns = {k: k for k in fields} | {k: k for k in SYSTEM_COLUMNS}
+    fields = {f.key: f for f in form.stored_fields
+              if not f.sensitive and f.key not in hidden_fields}
+    system = {k: f for k, f in _SYSTEM_FIELDS.items() if k not in hidden_fields}
+    columns = {k: k for k in fields} | {k: k for k in system}
     compiler = SqlConditionCompiler(
-        table, columns=columns, coerce=literal_coercer(fields),
+        table, columns=columns, coerce=literal_coercer({**system, **fields}),
         multi_valued={k for k, f in fields.items() if f.type == "multiselect"})
     try:
         return compiler.compile(where)
-    except (KeyError, TypeError, IndexError) as exc:
+    except LiteralValueError as exc:
+        expected = _TYPE_NAMES.get(exc.type, f"a {exc.type} value")
+        raise ValidationFailed({"where": [
+            f"field {exc.key!r} compares with {expected}: {exc.text}"]}) from None
+    except UnsupportedNode as exc:
+        raise ValidationFailed({"where": [exc.message]}) from None
+    except (KeyError, TypeError, IndexError, ValueError, ArithmeticError) as exc:
         raise ValidationFailed({"where": [f"malformed condition: {exc}"]}) from None
 
 
@@ -169,7 +253,7 @@ def page_query(table: Table, keys: list[SortKey], conditions: list[Any],
                after: str | None, limit: int) -> Select:
     query = select(table)
     if after:
-        conditions = [*conditions, _after(table, keys, decode_cursor(after, keys))]
+        conditions = [*conditions, _after(table, keys, decode_cursor(after, keys, table))]
     if conditions:
         query = query.where(and_(*conditions))
     return query.order_by(*order_clauses(table, keys)).limit(limit + 1)

@@ -32,9 +32,13 @@ from lendbase.records.audit import (
 )
 from lendbase.records.autonumber import next_number
 from lendbase.records.codec import RecordCodec
+from lendbase.records.files import referencing_records
 from lendbase.records.permissions import Actor, FormAccess, access_for, scope_clause
 from lendbase.records.validator import validate_record
 from lendbase.security import FieldCipher
+
+#: The largest id a column can hold (64-bit signed); larger ones never reach the database.
+MAX_ID = 9223372036854775807
 
 
 def utcnow() -> datetime:
@@ -124,6 +128,22 @@ class RecordService:
         codec = self._codec(cf)
         return {f.key: codec.plain(f, row[f.key]) for f in cf.form.stored_fields}
 
+    def _masked_value(self, cf: CompiledForm, key: str, value: Any) -> Any:
+        """A value as the audit trail keeps it: sensitive values masked, in sub-table rows
+        too (each cell with its sub-table's own codec)."""
+        f = cf.form.field(key)
+        if f.type != "subtable":
+            return self._codec(cf).masked(f, value)
+        if not isinstance(value, list):
+            return value
+        codec = self._codec(cf, f.key)
+        by_key = {sf.key: sf for sf in f.fields}
+        return [{k: codec.masked(by_key[k], v) if k in by_key else v for k, v in row.items()}
+                if isinstance(row, Mapping) else row for row in value]
+
+    def _masked_values(self, cf: CompiledForm, values: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: self._masked_value(cf, k, v) for k, v in values.items()}
+
     def _check_writable(self, cf: CompiledForm, access: FormAccess, data: Mapping[str, Any],
                         creating: bool) -> None:
         lang = self.actor.lang
@@ -132,9 +152,10 @@ class RecordService:
             if not cf.form.has_field(key):
                 continue
             f = cf.form.field(key)
-            blocked = key in access.hidden_fields or (f.readonly and not self.actor.superuser)
-            if not creating:
-                blocked = blocked or key in access.readonly_fields
+            # A role's read-only fields are read-only on create too: an account manager may
+            # not create an application that is already approved.
+            blocked = (key in access.hidden_fields or key in access.readonly_fields
+                       or (f.readonly and not self.actor.superuser))
             if blocked:
                 errors[key] = [message("readonly", lang)]
         if errors:
@@ -142,11 +163,23 @@ class RecordService:
 
     def _check_links(self, cf: CompiledForm, values: Mapping[str, Any],
                      fields: tuple[FieldDef, ...], errors: dict[str, list[str]],
-                     prefix: str = "") -> None:
-        """References must point at records that exist and that the actor may see."""
+                     prefix: str = "", record_id: int | None = None) -> None:
+        """References must point at records that exist and that the actor may see; a file
+        must be one the actor uploaded (or already on this record) and on no other record."""
         for f in fields:
             value = values.get(f.key)
             if value is None or f.type not in {"reference", "user", "file"}:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) \
+                    or not 1 <= value <= MAX_ID:  # never bind an id SQLite cannot hold
+                errors.setdefault(prefix + f.key, []).append(
+                    message("no_such_record", self.actor.lang, value=value,
+                            target=f.target if f.type == "reference" else f.type))
+                continue
+            if f.type == "file":
+                if not self._file_attachable(cf, f, value, record_id):
+                    errors.setdefault(prefix + f.key, []).append(
+                        message("no_such_record", self.actor.lang, value=value, target="file"))
                 continue
             if f.type == "reference":
                 target = self.compiled(f.target or "")
@@ -155,17 +188,31 @@ class RecordService:
                     target.table.c.id == value,
                     scope_clause(self.actor, target_access, target.table))
                 label = target.form.key
-            elif f.type == "user":
+            else:
                 query = select(db.user.c.id).where(db.user.c.id == value)
                 label = "user"
-            else:  # a file uploaded for this form and field, not one borrowed from elsewhere
-                query = select(db.stored_file.c.id).where(
-                    db.stored_file.c.id == value, db.stored_file.c.form_key == cf.form.key,
-                    db.stored_file.c.field_key == f.key)
-                label = "file"
             if self.session.execute(query).first() is None:
                 errors.setdefault(prefix + f.key, []).append(
                     message("no_such_record", self.actor.lang, value=value, target=label))
+
+    def _file_attachable(self, cf: CompiledForm, f: FieldDef, file_id: int,
+                         record_id: int | None) -> bool:
+        """A file uploaded for this form and field (not borrowed from elsewhere), by this
+        actor or already on this record, and held by no other record."""
+        row = self.session.execute(
+            select(db.stored_file.c.uploaded_by).where(
+                db.stored_file.c.id == file_id, db.stored_file.c.form_key == cf.form.key,
+                db.stored_file.c.field_key == f.key)).first()
+        if row is None:
+            return False
+        if self.actor.superuser and self.actor.user_id is None:
+            return True  # the system actor (seeding, imports) may share a stored file
+        holders = referencing_records(self.session, cf, f.key, file_id)
+        if holders - ({record_id} if record_id is not None else set()):
+            return False  # attached to another record: never shared or moved this way
+        if record_id is not None and record_id in holders:
+            return True
+        return row.uploaded_by is not None and row.uploaded_by == self.actor.user_id
 
     def _check_unique(self, cf: CompiledForm, values: Mapping[str, Any],
                       record_id: int | None, errors: dict[str, list[str]]) -> None:
@@ -268,8 +315,7 @@ class RecordService:
                                           row)
         self._write_children(cf, record_id, {s.key: values.get(s.key, [])
                                              for s in cf.form.subtables}, creating=True)
-        codec = self._codec(cf)
-        shown = {k: codec.masked(cf.form.field(k), v) for k, v in values.items()}
+        shown = self._masked_values(cf, values)
         write_audit(self.session, form_key=form_key, record_id=record_id, action="create",
                     record_version=1, actor_id=self.actor.user_id, at=now,
                     changes=changed_fields({}, shown))
@@ -305,7 +351,11 @@ class RecordService:
         self._check_writable(cf, access, data, creating=False)
         values = validate_record(cf.form, data, self.actor.lang, existing=before)
         errors: dict[str, list[str]] = {}
-        self._check_links(cf, values, cf.form.fields, errors)
+        self._check_links(cf, values, cf.form.fields, errors, record_id=record_id)
+        for sub in cf.form.subtables:
+            for i, sub_row in enumerate(values.get(sub.key) or []):
+                self._check_links(cf, sub_row, sub.fields, errors, prefix=f"{sub.key}.{i}.",
+                                  record_id=record_id)
         self._check_unique(cf, values, record_id, errors)
         if errors:
             raise ValidationFailed(errors)
@@ -313,10 +363,13 @@ class RecordService:
         changes = changed_fields(before, scalar_values)
         children = {s.key: values[s.key] for s in cf.form.subtables if s.key in values}
         if children:
-            old_children = self._children(cf, record_id)
+            # plaintext against plaintext: a sub-table sent back unchanged is no change
+            old_children = self._children(cf, record_id, unmasked=True)
             for key, rows in children.items():
-                old_rows = [{k: v for k, v in r.items() if k != "id"} for r in old_children[key]]
-                new_rows = [{k: v for k, v in r.items() if k != "id"} for r in rows]
+                sub = cf.form.field(key)
+                stored_keys = [f.key for f in sub.fields if f.stored]
+                old_rows = [{k: r.get(k) for k in stored_keys} for r in old_children[key]]
+                new_rows = [{k: r.get(k) for k in stored_keys} for r in rows]
                 changes.update(changed_fields({key: old_rows}, {key: new_rows}))
         if not changes:
             return self.get(form_key, record_id)
@@ -332,11 +385,8 @@ class RecordService:
             raise Conflict(f"{form_key} record {record_id} was changed by someone else "
                            "meanwhile; reload it and apply your change again")
         self._write_children(cf, record_id, children)
-        masked_changes = {
-            k: [codec.masked(cf.form.field(k), v[0]), codec.masked(cf.form.field(k), v[1])]
-            if cf.form.field(k).sensitive else v
-            for k, v in changes.items()
-        }
+        masked_changes = {k: [self._masked_value(cf, k, v[0]), self._masked_value(cf, k, v[1])]
+                          for k, v in changes.items()}
         write_audit(self.session, form_key=form_key, record_id=record_id, action="update",
                     record_version=new_version, actor_id=self.actor.user_id, at=now,
                     changes=masked_changes)
@@ -390,14 +440,18 @@ class RecordService:
                     where: Mapping[str, Any] | None, search: str | None,
                     order_by: list[str] | None) -> tuple[list[q.SortKey], list[Any]]:
         """The sort keys and WHERE conditions of a list: row scope, filters, search."""
-        keys = q.parse_sort(cf.form, order_by)
+        # fields hidden from the actor's roles can be neither sorted, filtered nor searched on:
+        # the order or the matches would reveal their values
+        hidden = access.hidden_fields
+        keys = q.parse_sort(cf.form, order_by, hidden_fields=hidden)
         conditions: list[Any] = [scope_clause(self.actor, access, cf.table)]
-        clause = q.filter_clause(cf.form, cf.table, where)
+        clause = q.filter_clause(cf.form, cf.table, where, hidden_fields=hidden)
         if clause is not None:
             conditions.append(clause)
         if search and search.strip():
             codec = self._codec(cf)
-            conditions.append(q.search_clause(cf.form, cf.table, search, codec.lookup_hash))
+            conditions.append(q.search_clause(cf.form, cf.table, search, codec.lookup_hash,
+                                              hidden_fields=hidden))
         return keys, conditions
 
     def list_page(self, form_key: str, *, where: Mapping[str, Any] | None = None,

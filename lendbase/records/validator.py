@@ -1,12 +1,13 @@
 """Validate a record's input against its form: every failing field reported at once.
 
-Visibility conditions are evaluated on the merged record (stored values overlaid with the input);
-a hidden field is neither required nor saved.
+Visibility conditions (of fields and of sections) are evaluated on the typed, merged record:
+stored values overlaid with the coerced input and, on create, the defaults of fields not sent.
+A hidden field is neither required nor saved.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from lendbase.conditions.predicate import evaluate
@@ -14,17 +15,26 @@ from lendbase.errors import ValidationFailed
 from lendbase.forms.compile import SYSTEM_COLUMNS
 from lendbase.forms.messages import message
 from lendbase.forms.model import FieldDef, FormDef
-from lendbase.forms.values import FieldValueError, coerce_value, is_empty, literal_coercer
+from lendbase.forms.values import (
+    FieldValueError,
+    coerce_value,
+    is_empty,
+    lenient,
+    literal_coercer,
+)
 
 #: Keys a client may send back unchanged (they round-trip from GET); they are never written.
 _IGNORED_INPUT = frozenset(SYSTEM_COLUMNS)
 _NOT_INPUT = frozenset({"auto_number", "computed"})
+#: A sub-table row's own id, sent back on update: 1..2^63-1 like every id.
+_ROW_ID = FieldDef("id", "reference", {"en": "id", "zh": "id"})
 
 
 def visible_fields(form_fields: tuple[FieldDef, ...], record: Mapping[str, Any],
                    hidden_sections: set[str] | None = None) -> set[str]:
     """Keys of the fields whose ``visible_when`` holds for ``record``."""
-    coerce = literal_coercer({f.key: f for f in form_fields})
+    # Metadata literals were checked at publish; one that does not convert compares as is.
+    coerce = lenient(literal_coercer({f.key: f for f in form_fields}))
     shown = set()
     for f in form_fields:
         if hidden_sections and f.key in hidden_sections:
@@ -35,7 +45,7 @@ def visible_fields(form_fields: tuple[FieldDef, ...], record: Mapping[str, Any],
 
 
 def fields_in_hidden_sections(form: FormDef, record: Mapping[str, Any]) -> set[str]:
-    coerce = literal_coercer({f.key: f for f in form.fields})
+    coerce = lenient(literal_coercer({f.key: f for f in form.fields}))
     hidden: set[str] = set()
     for tab in form.tabs:
         for section in tab.sections:
@@ -59,7 +69,10 @@ def _validate_rows(f: FieldDef, rows: Any, lang: str,
         cleaned = _validate_values(f.fields, row, lang, sub_errors, partial=False,
                                    ignore={"id", "seq", "parent_id"})
         if "id" in row and row["id"] not in (None, ""):
-            cleaned["id"] = row["id"]
+            try:
+                cleaned["id"] = coerce_value(_ROW_ID, row["id"], lang)
+            except FieldValueError as exc:
+                sub_errors.setdefault("id", []).append(exc.text)
         for key, messages in sub_errors.items():
             errors[f"{f.key}.{i}.{key}"] = messages
         cleaned_rows.append(cleaned)
@@ -70,13 +83,15 @@ def _validate_values(fields: tuple[FieldDef, ...], data: Mapping[str, Any], lang
                      errors: dict[str, list[str]], partial: bool,
                      ignore: frozenset[str] | set[str] = _IGNORED_INPUT,
                      existing: Mapping[str, Any] | None = None,
-                     hidden_sections: set[str] | None = None) -> dict[str, Any]:
+                     hidden_sections: Callable[[Mapping[str, Any]], set[str]] | None = None,
+                     ) -> dict[str, Any]:
     by_key = {f.key: f for f in fields}
     for key in data:
         if key not in by_key and key not in ignore:
             errors.setdefault(key, []).append(
                 message("unknown_field", lang, fields=", ".join(sorted(by_key))))
-    # Coerce what was given first so that visibility sees typed values.
+    # Coerce what was given, and apply the defaults of what was not, before judging visibility:
+    # visibility must see the record as it will be stored (typed values, defaults included).
     typed: dict[str, Any] = dict(existing or {})
     value_errors: dict[str, str] = {}
     for key, raw in data.items():
@@ -91,9 +106,24 @@ def _validate_values(fields: tuple[FieldDef, ...], data: Mapping[str, Any], lang
         except FieldValueError as exc:
             value_errors[key] = exc.text
             typed[key] = None
-    shown = visible_fields(fields, typed, hidden_sections)
+    defaults: dict[str, Any] = {}
+    if not partial:
+        for f in fields:
+            if (f.key in data or f.default is None or f.type in _NOT_INPUT
+                    or f.type == "subtable"):
+                continue
+            try:
+                defaults[f.key] = typed[f.key] = coerce_value(f, f.default, lang)
+            except FieldValueError:
+                pass  # a bad default is a metadata problem, not the user's
+    hidden = hidden_sections(typed) if hidden_sections is not None else None
+    shown = visible_fields(fields, typed, hidden)
+    # A value sent for a field that ends up hidden is dropped, not judged and not reported:
+    # clients (and our own pages) send the whole form back, including fields that the
+    # current choice hides (e.g. enterprise fields after switching to individual), and
+    # refusing those would break ordinary edits. Only what is shown is validated and saved.
     for key, text in value_errors.items():
-        if key in shown:  # a hidden field's value is dropped, not judged
+        if key in shown:
             errors.setdefault(key, []).append(text)
     cleaned: dict[str, Any] = {}
     for f in fields:
@@ -102,18 +132,18 @@ def _validate_values(fields: tuple[FieldDef, ...], data: Mapping[str, Any], lang
         provided = f.key in data
         if f.type == "subtable":
             if provided:
-                cleaned[f.key] = _validate_rows(f, data[f.key] or [], lang, errors)
+                # Only null and [] clear the rows; 0, false, "" or an object are refused
+                # (not_rows) rather than silently deleting every row.
+                rows = data[f.key]
+                cleaned[f.key] = _validate_rows(f, [] if rows is None else rows, lang, errors)
             elif not partial and f.min_rows:
                 errors.setdefault(f.key, []).append(message("too_few_rows", lang, min=f.min_rows))
             continue
         if provided:
             if f.key not in errors:
                 cleaned[f.key] = typed.get(f.key)
-        elif not partial and f.default is not None:
-            try:
-                cleaned[f.key] = typed[f.key] = coerce_value(f, f.default, lang)
-            except FieldValueError:
-                pass  # a bad default is a metadata problem, not the user's
+        elif f.key in defaults:
+            cleaned[f.key] = defaults[f.key]
         if f.required and f.key not in errors and is_empty(typed.get(f.key)):
             if provided or not partial or existing is not None:
                 errors.setdefault(f.key, []).append(message("required", lang))
@@ -130,10 +160,9 @@ def validate_record(form: FormDef, data: Mapping[str, Any], lang: str = "en",
     if not isinstance(data, Mapping):
         raise ValidationFailed({"_": ["the record must be a JSON object of field values"]})
     errors: dict[str, list[str]] = {}
-    merged = {**(existing or {}), **data}
-    hidden_sections = fields_in_hidden_sections(form, merged)
     cleaned = _validate_values(form.fields, data, lang, errors, partial=existing is not None,
-                               existing=existing, hidden_sections=hidden_sections)
+                               existing=existing,
+                               hidden_sections=lambda typed: fields_in_hidden_sections(form, typed))
     if errors:
         raise ValidationFailed(errors)
     return cleaned

@@ -16,6 +16,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
+from lendbase.app import parse_id
 from lendbase.auth import org
 from lendbase.errors import Conflict, PermissionDenied, ValidationFailed
 from lendbase.records.permissions import Actor
@@ -153,12 +154,14 @@ def _refused(form: str, exc: ValidationFailed | Conflict, status: int) -> tuple[
 
 
 def _id_or_raw(value: str | None) -> Any:
-    """A select's value: '' is none, digits an id; anything else goes to the service as is,
-    which names the field in its refusal."""
+    """A select's value: '' is none, ASCII digits in the id range an id; anything else
+    (including "²" and ids too large for the database) goes to the service as text, which
+    names the field in its refusal."""
     text = (value or "").strip()
     if not text:
         return None
-    return int(text) if text.isdigit() else text
+    number = parse_id(text)
+    return number if number is not None else text
 
 
 def _back() -> Response:

@@ -7,7 +7,7 @@ user takes effect at once.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import (
@@ -26,7 +26,7 @@ from werkzeug.wrappers import Response
 
 from lendbase import db
 from lendbase.auth.tokens import current_session_stamp
-from lendbase.auth.users import authenticate, load_actor
+from lendbase.auth.users import AccountLocked, authenticate, load_actor
 from lendbase.errors import NotAuthenticated, NotFound
 from lendbase.web.context import db_session, keep_changes, state
 from lendbase.web.errors import is_api_path, json_error, wants_json
@@ -91,19 +91,6 @@ def _display_name(user_id: int) -> str:
     return (row.display_name or row.username) if row else ""
 
 
-def _locked_minutes(username: str) -> int | None:
-    locked = db_session().execute(
-        select(db.user.c.locked_until).where(db.user.c.username == username)).scalar()
-    if locked is None:
-        return None
-    if locked.tzinfo is None:
-        locked = locked.replace(tzinfo=UTC)
-    now = datetime.now(UTC)
-    if locked <= now:
-        return None
-    return max(1, int((locked - now).total_seconds() // 60) + 1)
-
-
 @auth_bp.route("/login", methods=["GET", "POST"])
 def login() -> Response | str | tuple[str, int]:
     next_url = safe_next(request.values.get("next"))
@@ -118,11 +105,15 @@ def login() -> Response | str | tuple[str, int]:
         user_id = authenticate(
             db_session(), username, password, max_failures=settings.login_max_failures,
             lockout=timedelta(minutes=settings.login_lockout_minutes))
+    except AccountLocked as locked:  # told only after a correct password
+        keep_changes()
+        error = translate("login_locked", minutes=locked.minutes)
+        return render_template("login.html", next_url=next_url, username=username,
+                               error=error), 401
     except NotAuthenticated:
         keep_changes()  # the failure counter / lock must be committed despite the 401
-        minutes = _locked_minutes(username) if username else None
-        error = (translate("login_locked", minutes=minutes) if minutes
-                 else translate("login_failed"))
+        # the same words whether or not the account exists or is locked
+        error = translate("login_failed")
         current_app.logger.info("failed sign-in for %r from %s", username, request.remote_addr)
         return render_template("login.html", next_url=next_url, username=username,
                                error=error), 401

@@ -56,7 +56,7 @@ def download(file_id: int) -> Response:
     assert actor is not None  # the sign-in guard runs first
     try:
         stored = load_file(db_session(), file_id)
-        if not may_download(actor, compiled_schema(), stored):
+        if not may_download(db_session(), actor, compiled_schema(), stored):
             abort(404)
         path = file_path(state().settings.upload_dir, stored)
     except NotFound:

@@ -20,6 +20,7 @@ from typing import Any
 from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 
+from lendbase.app import parse_id
 from lendbase.conditions.predicate import evaluate
 from lendbase.forms.checks import region_children, region_path
 from lendbase.forms.model import FieldDef, FormDef
@@ -32,7 +33,7 @@ DISPLAY_ONLY_TYPES = frozenset({"auto_number", "computed"})
 SEARCHABLE_OPTIONS = 15  # a select with more options than this gets a filter box
 _REGION_PARTS = ("p", "c", "d")  # province, city, county select names: <key>.p ...
 _REGION_LEVELS = {"province": 1, "city": 2, "county": 3}
-_ROW_KEY = re.compile(r"^(?P<sub>[A-Za-z0-9_]+)\.(?P<row>\d+)\.(?P<field>[A-Za-z0-9_]+)"
+_ROW_KEY = re.compile(r"^(?P<sub>[A-Za-z0-9_]+)\.(?P<row>[0-9]{1,6})\.(?P<field>[A-Za-z0-9_]+)"
                       r"(?:\.(?:p|c|d|upload|clear))?$")
 
 OptionSource = Callable[[FieldDef], list[tuple[str, str]]]
@@ -42,12 +43,13 @@ OptionSource = Callable[[FieldDef], list[tuple[str, str]]]
 
 
 def is_editable(f: FieldDef, access: FormAccess, actor: Actor, creating: bool) -> bool:
-    """Mirrors RecordService's write checks, so the form never offers what the service refuses."""
+    """Mirrors RecordService's write checks, so the form never offers what the service refuses.
+    A role's read-only fields stay read-only on create (``creating`` no longer widens them)."""
     if f.type in DISPLAY_ONLY_TYPES or f.key in access.hidden_fields:
         return False
     if f.readonly and not actor.superuser:
         return False
-    return creating or f.key not in access.readonly_fields
+    return f.key not in access.readonly_fields
 
 
 def editable_keys(form: FormDef, access: FormAccess, actor: Actor, creating: bool) -> set[str]:
@@ -145,7 +147,7 @@ def _read_value(f: FieldDef, name: str, form: MultiDict, files: MultiDict,
                 new_id = save_file(f, upload, name)
             except FieldValueError as exc:
                 sub.errors.setdefault(name, []).append(exc.text)
-                return (int(current) if current.isdigit() else None), current
+                return parse_id(current), current
             sub.new_files[name] = new_id
             return new_id, str(new_id)
         if form.get(f"{name}.clear"):
@@ -192,7 +194,10 @@ def parse_submission(form_def: FormDef, keys: set[str], form: MultiDict, files: 
                     row_raw[sf.key] = raw
                 row_id = (form.get(f"{f.key}.{index}.id") or "").strip()
                 if row_id:
-                    row_data["id"] = int(row_id) if row_id.isdigit() else row_id
+                    # ASCII digits in the id range; anything else goes on as text for the
+                    # service to refuse (never "²" into int(), never 10**30 into SQL)
+                    parsed = parse_id(row_id)
+                    row_data["id"] = parsed if parsed is not None else row_id
                 row_raw["id"] = row_id
                 # Errors of a refused upload are re-keyed to the row's new position.
                 for old in list(sub.errors):
@@ -521,7 +526,8 @@ def _error_label(form: FormDef, key: str, lang: str) -> str:
         return "" if key == "_" else key
     f = form.field(parts[0])
     label = pick(f.label, lang, f.key)
-    if len(parts) >= 3 and f.type == "subtable" and parts[1].isdigit():
+    if len(parts) >= 3 and f.type == "subtable" and parts[1].isascii() \
+            and parts[1].isdigit() and len(parts[1]) <= 6:
         sub_label = next((pick(sf.label, lang, sf.key) for sf in f.fields
                           if sf.key == parts[2]), parts[2])
         row = int(parts[1]) + 1
