@@ -5,10 +5,7 @@ new fields. Screenshots go to artifacts/screenshots/builder-*.png."""
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -17,31 +14,19 @@ from lendbase.app import create_app
 from lendbase.auth.users import create_user, ensure_role
 from lendbase.config import load_settings
 from lendbase.meta.store import MetadataStore
+from tests.browser_support import SHOTS, chromium, require_browser_setup, serving
 
 pytestmark = pytest.mark.browser
 
 from playwright import sync_api  # noqa: E402
 
-CHROMIUM = os.environ.get("LENDBASE_CHROMIUM", "/usr/bin/chromium")
-if not Path(CHROMIUM).exists():
-    pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium fonts-noto-cjk",
-                pytrace=False)
-
-ROOT = Path(__file__).resolve().parent.parent
-if not (ROOT / "node_modules" / "sortablejs" / "modular").is_dir():
-    pytest.fail("the builder needs SortableJS from npm: run npm ci", pytrace=False)
-SHOTS = ROOT / "artifacts" / "screenshots"
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run",
-               "--lang=zh-CN"]
+require_browser_setup("bootstrap/dist", "sortablejs/modular")
 PASSWORD = "secret-pass-1"
 _STATE: dict = {}
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[str]:
-    from werkzeug.serving import make_server
-
     from lendbase.forms.publish import publish_form
 
     var = tmp_path_factory.mktemp("var")
@@ -56,23 +41,17 @@ def server(tmp_path_factory) -> Iterator[str]:
             "key": "branch", "label": {"zh": "分支机构", "en": "Branch"}, "title_field": "name",
             "fields": [{"key": "name", "type": "text", "label": {"zh": "名称", "en": "Name"}}]})
         publish_form(session, None, "branch", confirm=True)
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{httpd.server_port}"
+        with serving(app) as url:
+            yield url
     finally:
-        httpd.shutdown()
-        thread.join(timeout=10)
         state.engine.dispose()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator:
-    with sync_api.sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+    with chromium() as instance:
         yield instance
-        instance.close()
 
 
 def shot(page, name: str) -> None:

@@ -5,10 +5,7 @@ page. Screenshots go to artifacts/screenshots/."""
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -17,25 +14,13 @@ from lendbase.app import create_app
 from lendbase.auth.users import create_user, load_actor
 from lendbase.config import load_settings
 from lendbase.records.service import RecordService
+from tests.browser_support import ROOT, SHOTS, chromium, require_browser_setup, serving
 
 pytestmark = pytest.mark.browser
 
 from playwright import sync_api  # noqa: E402
 
-# The test command installs both; a missing one is a broken set-up, never a silent skip.
-CHROMIUM = os.environ.get("LENDBASE_CHROMIUM", "/usr/bin/chromium")
-if not Path(CHROMIUM).exists():
-    pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium fonts-noto-cjk",
-                pytrace=False)
-
-ROOT = Path(__file__).resolve().parent.parent
-if not (ROOT / "node_modules" / "bootstrap" / "dist").is_dir():
-    pytest.fail("the pages' tabs and dialogs need Bootstrap from npm: run npm ci",
-                pytrace=False)
-SHOTS = ROOT / "artifacts" / "screenshots"
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run",
-               "--lang=zh-CN"]
+require_browser_setup("bootstrap/dist")
 PASSWORD = "secret-pass-1"
 VALID_ID = "11010519491231002X"
 BAD_ID = "110105194912310021"
@@ -49,8 +34,6 @@ def server_state():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[str]:
     """The app with the whole credit template installed, served on a free local port."""
-    from werkzeug.serving import make_server
-
     from lendbase.meta.apps import install_app
 
     var = tmp_path_factory.mktemp("var")
@@ -67,23 +50,17 @@ def server(tmp_path_factory) -> Iterator[str]:
                             load_actor(session, admin, "zh"), state.cipher)
         branch = svc.create("branch", {"code": "SH01", "name": "上海分部", "region": "310000"})
         svc.create("team", {"name": "华东一组", "branch": branch["id"]})
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{httpd.server_port}"
+        with serving(app) as url:
+            yield url
     finally:
-        httpd.shutdown()
-        thread.join(timeout=10)
         state.engine.dispose()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator:
-    with sync_api.sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+    with chromium() as instance:
         yield instance
-        instance.close()
 
 
 def shot(page, name: str) -> None:

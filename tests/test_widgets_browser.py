@@ -6,11 +6,13 @@ artifacts/screenshots/widgets-*.png."""
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 from sqlalchemy import select
 
 from lendbase.auth.users import load_actor
+from lendbase.forms.checks import complete_id_number
 from lendbase.records.service import RecordService
 from tests.test_web_browser import browser, server, server_state, shot, sign_in  # noqa: F401
 
@@ -19,12 +21,6 @@ pytestmark = pytest.mark.browser
 from playwright import sync_api  # noqa: E402
 
 CUSTOMERS = 20  # more than a plain select lists, so the form offers the picker
-
-
-def _id_number(prefix17: str) -> str:
-    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-    total = sum(int(d) * w for d, w in zip(prefix17, weights, strict=True))
-    return prefix17 + "10X98765432"[total % 11]
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +38,7 @@ def seeded(server: str) -> dict:  # noqa: F811
         for i, name in enumerate(names):
             customers[name] = svc.create("customer", {
                 "customer_type": "individual", "name": name,
-                "id_number": _id_number(f"32010219850101{i:03d}"),
+                "id_number": complete_id_number("320102", date(1985, 1, 1), i),
                 "mobile": f"139{i:08d}", "channel": "online", "account_manager": admin,
                 "lifecycle_stage": "lead"})
         product = svc.create("loan_product", _product(session, state))

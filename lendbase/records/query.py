@@ -14,7 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, and_, false, or_, select
+from sqlalchemy import ColumnElement, Select, Table, and_, false, or_, select, tuple_
 
 from lendbase.conditions.predicate import UnsupportedNode
 from lendbase.conditions.sql import SqlConditionCompiler
@@ -159,8 +159,15 @@ def _after(table: Table, keys: list[SortKey], values: list[Any]) -> ColumnElemen
     """Rows strictly after ``values`` in the order of ``keys``.
 
     NULL sorts as the largest value (last ascending, first descending), which is PostgreSQL's
-    native order, so an index on (column, id) serves both directions.
+    native order, so an index on (column, id) serves both directions. When no sort column can
+    hold NULL and all go the same way, a row-value comparison ``(created_at, id) < (:v, :id)``
+    lets the database start the index scan right at the cursor.
     """
+    columns = [table.c[k.column] for k in keys]
+    if (len({k.descending for k in keys}) == 1 and None not in values
+            and not any(c.nullable for c in columns)):
+        row, cursor = tuple_(*columns), tuple_(*values)
+        return row < cursor if keys[0].descending else row > cursor
     clauses = []
     for i, key in enumerate(keys):
         col = table.c[key.column]
