@@ -56,3 +56,20 @@ def chromium() -> Iterator[Any]:
             yield instance
         finally:
             instance.close()
+
+
+def app_with_admin(var_dir: Path, password: str) -> tuple[Any, Any, int]:
+    """A fresh app on ``var_dir`` with the platform tables and an ``admin`` superuser:
+    (app, its LendBase state, the admin's user id)."""
+    from lendbase import db
+    from lendbase.app import create_app
+    from lendbase.auth.users import create_user, ensure_role
+    from lendbase.config import load_settings
+
+    app = create_app(load_settings({"LENDBASE_VAR_DIR": str(var_dir)}))
+    state = app.extensions["lendbase"]
+    db.platform_metadata.create_all(state.engine)
+    with state.sessions.begin() as session:
+        ensure_role(session, "admin", {"zh": "管理员", "en": "Administrator"}, superuser=True)
+        admin_id = create_user(session, "admin", password, ["admin"], display_name="系统管理员")
+    return app, state, admin_id

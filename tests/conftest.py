@@ -59,3 +59,12 @@ def engine(request) -> Engine:
 def session(engine: Engine) -> Iterator[Session]:
     with sessionmaker(engine)() as s:
         yield s
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    """Debian's Chromium through Playwright, one per browser-test module."""
+    from tests.browser_support import chromium
+
+    with chromium() as instance:
+        yield instance

@@ -9,12 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from lendbase import db
-from lendbase.app import create_app
-from lendbase.auth.users import create_user, ensure_role
-from lendbase.config import load_settings
 from lendbase.meta.store import MetadataStore
-from tests.browser_support import SHOTS, chromium, require_browser_setup, serving
+from tests.browser_support import SHOTS, app_with_admin, require_browser_setup, serving
 
 pytestmark = pytest.mark.browser
 
@@ -30,13 +26,9 @@ def server(tmp_path_factory) -> Iterator[str]:
     from lendbase.forms.publish import publish_form
 
     var = tmp_path_factory.mktemp("var")
-    app = create_app(load_settings({"LENDBASE_VAR_DIR": str(var)}))
-    state = app.extensions["lendbase"]
+    app, state, _ = app_with_admin(var, PASSWORD)
     _STATE["state"] = state
-    db.platform_metadata.create_all(state.engine)
     with state.sessions.begin() as session:
-        ensure_role(session, "admin", {"zh": "管理员", "en": "Administrator"}, superuser=True)
-        create_user(session, "admin", PASSWORD, ["admin"], display_name="系统管理员")
         MetadataStore(session, None).create("forms", {
             "key": "branch", "label": {"zh": "分支机构", "en": "Branch"}, "title_field": "name",
             "fields": [{"key": "name", "type": "text", "label": {"zh": "名称", "en": "Name"}}]})
@@ -46,12 +38,6 @@ def server(tmp_path_factory) -> Iterator[str]:
             yield url
     finally:
         state.engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    with chromium() as instance:
-        yield instance
 
 
 def shot(page, name: str) -> None:

@@ -17,12 +17,10 @@ import pytest
 from sqlalchemy import func, select
 
 from lendbase import db
-from lendbase.app import create_app
-from lendbase.auth.users import create_user, ensure_role, load_actor
-from lendbase.config import load_settings
+from lendbase.auth.users import load_actor
 from lendbase.meta.store import MetadataStore
 from lendbase.records.service import RecordService
-from tests.browser_support import SHOTS, chromium, require_browser_setup, serving
+from tests.browser_support import SHOTS, app_with_admin, require_browser_setup, serving
 
 pytestmark = pytest.mark.browser
 
@@ -40,13 +38,9 @@ def server(tmp_path_factory) -> Iterator[str]:
     from lendbase.forms.publish import publish_form
 
     var = tmp_path_factory.mktemp("var")
-    app = create_app(load_settings({"LENDBASE_VAR_DIR": str(var)}))
-    state = app.extensions["lendbase"]
+    app, state, admin_id = app_with_admin(var, PASSWORD)
     _STATE["state"] = state
-    db.platform_metadata.create_all(state.engine)
     with state.sessions.begin() as session:
-        ensure_role(session, "admin", {"zh": "管理员", "en": "Administrator"}, superuser=True)
-        admin = create_user(session, "admin", PASSWORD, ["admin"], display_name="系统管理员")
         MetadataStore(session, None).create("forms", {
             "key": FORM, "label": {"zh": "申请人", "en": "Applicant"}, "title_field": "name",
             "fields": [
@@ -57,8 +51,6 @@ def server(tmp_path_factory) -> Iterator[str]:
                                      "columns": 2, "fields": ["name", "monthly_income"]}]}})
         publish_form(session, None, FORM, confirm=True)
     with state.sessions.begin() as session:
-        admin_id = admin if isinstance(admin, int) else session.execute(
-            select(db.user.c.id).where(db.user.c.username == "admin")).scalar_one()
         svc = RecordService(session, state.registry.schema(session),
                             load_actor(session, admin_id, "zh"), state.cipher)
         ids = {name: svc.create(FORM, {"name": name, "monthly_income": income})["id"]
@@ -70,12 +62,6 @@ def server(tmp_path_factory) -> Iterator[str]:
             yield url
     finally:
         state.engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    with chromium() as instance:
-        yield instance
 
 
 def published_versions() -> list[int]:

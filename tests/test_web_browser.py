@@ -10,11 +10,15 @@ from collections.abc import Iterator
 import pytest
 
 from lendbase import db
-from lendbase.app import create_app
 from lendbase.auth.users import create_user, load_actor
-from lendbase.config import load_settings
 from lendbase.records.service import RecordService
-from tests.browser_support import ROOT, SHOTS, chromium, require_browser_setup, serving
+from tests.browser_support import (
+    ROOT,
+    SHOTS,
+    app_with_admin,
+    require_browser_setup,
+    serving,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -37,13 +41,10 @@ def server(tmp_path_factory) -> Iterator[str]:
     from lendbase.meta.apps import install_app
 
     var = tmp_path_factory.mktemp("var")
-    app = create_app(load_settings({"LENDBASE_VAR_DIR": str(var)}))
-    state = app.extensions["lendbase"]
+    app, state, admin = app_with_admin(var, PASSWORD)
     _SERVER["state"] = state
-    db.platform_metadata.create_all(state.engine)
     with state.sessions.begin() as session:
         install_app(session, ROOT / "apps" / "credit_template")
-        admin = create_user(session, "admin", PASSWORD, ["admin"], display_name="系统管理员")
         create_user(session, "wang", PASSWORD, ["account_manager"], display_name="王经理")
     with state.sessions.begin() as session:
         svc = RecordService(session, state.registry.schema(session),
@@ -55,12 +56,6 @@ def server(tmp_path_factory) -> Iterator[str]:
             yield url
     finally:
         state.engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    with chromium() as instance:
-        yield instance
 
 
 def shot(page, name: str) -> None:

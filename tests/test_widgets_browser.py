@@ -14,7 +14,7 @@ from sqlalchemy import select
 from lendbase.auth.users import load_actor
 from lendbase.forms.checks import complete_id_number
 from lendbase.records.service import RecordService
-from tests.test_web_browser import browser, server, server_state, shot, sign_in  # noqa: F401
+from tests.test_web_browser import server, server_state, shot, sign_in  # noqa: F401
 
 pytestmark = pytest.mark.browser
 

@@ -22,7 +22,11 @@ def db_session() -> Session:
 
 
 def compiled_schema() -> CompiledSchema:
-    return state().registry.schema(db_session())
+    """The published forms, checked against the metadata generation once per request (the
+    navigation, the view and the services all ask)."""
+    if "lb_schema" not in g:
+        g.lb_schema = state().registry.schema(db_session())
+    return g.lb_schema
 
 
 def current_actor() -> Actor | None:
