@@ -75,9 +75,10 @@ class MigrationRefused(LendBaseError):
 
     code = "migration_refused"
 
-    def __init__(self, message: str, plan: object | None = None) -> None:
+    def __init__(self, message: str, plan: object | None = None, lang: str = "en") -> None:
         super().__init__(message)
         self.plan = plan
+        self.lang = lang  # the language of the message and of the plan in the error body
 
 
 class FlowError(LendBaseError):

@@ -157,6 +157,28 @@ def test_metadata_publish_dry_run_then_confirm(app) -> None:
                       json={"doc": doc}).status_code == 403
 
 
+def test_refused_publish_speaks_the_requested_language(app) -> None:
+    client = app.test_client()
+    headers = login(client, "admin", "admin-pass-1")
+    client.post("/api/v1/records/person", headers=headers,
+                json={"name": "about 8k", "kind": "enterprise"})
+    draft = client.get("/api/v1/meta/forms/person", headers=headers).json
+    doc = draft["doc"]
+    doc["fields"] = [{"key": "name", "type": "integer", "label": f["label"]}
+                     if f["key"] == "name" else f for f in doc["fields"]]
+    client.put("/api/v1/meta/forms/person", headers=headers,
+               json={"doc": doc, "lock_version": draft["lock_version"]})
+    zh = client.post("/api/v1/meta/forms/person/publish?confirm=1&lang=zh", headers=headers,
+                     json={})
+    assert zh.status_code == 409
+    assert error_of(zh)["message"].startswith("发布表单“person”被拒绝")
+    assert "不是整数" in error_of(zh)["plan"]["operations"][0]["samples"][0]["reason"]
+    en = client.post("/api/v1/meta/forms/person/publish?confirm=1", headers=headers, json={})
+    assert "was refused" in error_of(en)["message"]
+    bad = client.post("/api/v1/meta/forms/person/publish?lang=fr", headers=headers, json={})
+    assert bad.status_code == 422 and "lang" in str(error_of(bad)["fields"])
+
+
 def test_openapi_document(app) -> None:
     spec = app.test_client().get("/api/openapi.json").json
     assert spec["openapi"].startswith("3.")

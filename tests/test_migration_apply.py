@@ -286,6 +286,23 @@ def test_text_to_integer_lists_bad_values_refuses_then_accepts_a_backfill(
     assert values(session, "customer", "limit_amount")[customers[2]] == Decimal("99999999.99")
 
 
+def test_samples_name_the_record_by_its_title_and_refusals_speak_the_callers_language(
+        session: Session, customers: list[int]) -> None:
+    titled = {**CUSTOMER, "title_field": "name"}
+    publish(session, titled, confirm=True)
+    target = edit(titled, income=fld("income", "integer"))
+    report = op_report(publish(session, target, dry_run=True), "change_type")
+    (sample,) = report["samples"]
+    assert sample["record_id"] == customers[1] and sample["title"] == "Han Meimei"
+    assert f"record #{customers[1]} Han Meimei 'about 8k'" in report["summary"]
+    exc = refused(session, target, confirm=True, lang="zh")
+    assert exc.message.startswith("发布表单“customer”被拒绝，未做任何更改")
+    assert f"记录 #{customers[1]} Han Meimei “about 8k”" in exc.message
+    assert exc.lang == "zh"
+    assert "不是整数" in exc.plan.to_dict("zh")["operations"][0]["samples"][0]["reason"]
+    exc = refused(session, target, backfill={"income": {"else": None}}, lang="zh")
+    assert "需要确认" in exc.message and "confirm=1" in exc.message
+
 def test_risky_change_needs_confirmation(session: Session, customers: list[int]) -> None:
     target = edit(CUSTOMER, income=fld("income", "integer"))
     exc = refused(session, target, backfill={"income": {"else": None}})

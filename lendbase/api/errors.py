@@ -49,7 +49,7 @@ def lendbase_error_response(error: errors.LendBaseError) -> tuple[Response, int]
         fields = error.errors
     elif isinstance(error, errors.MigrationRefused):
         plan = error.plan
-        extra["plan"] = plan.to_dict() if hasattr(plan, "to_dict") else plan
+        extra["plan"] = plan.to_dict(error.lang) if hasattr(plan, "to_dict") else plan
     status = status_for(error)
     response = jsonify(error_body(error.code, error.message, fields, **extra))
     if status == 401:

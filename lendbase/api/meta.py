@@ -98,8 +98,8 @@ def publish(args: dict[str, Any], body: dict[str, Any], kind: str, key: str) -> 
 
     result = publish_form(db_session(), actor.user_id, key, dry_run=args["dry_run"],
                           confirm=args["confirm"], backfill=(body or {}).get("backfill"),
-                          note=(body or {}).get("note"))
-    return result.to_dict()
+                          note=(body or {}).get("note"), lang=args["lang"])
+    return result.to_dict(args["lang"])
 
 
 @blp.route("/<kind>/<key>/versions")

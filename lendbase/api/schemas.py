@@ -73,6 +73,8 @@ class MetaVersion(MetaVersionSummary):
 class PublishArgs(Schema):
     dry_run = fields.Boolean(load_default=False)
     confirm = fields.Boolean(load_default=False)
+    lang = fields.String(load_default="en", validate=validate.OneOf(["en", "zh"]),
+                         metadata={"description": "language of the plan and of a refusal"})
 
 
 class PublishBody(Schema):

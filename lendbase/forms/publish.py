@@ -122,28 +122,36 @@ def _save_archived(session: Session, store: MetadataStore, key: str,
                                                       updated_at=now))
 
 
-def _refusal(key: str, report: PlanReport, confirm: bool) -> MigrationRefused | None:
+def _refusal(key: str, report: PlanReport, confirm: bool,
+             lang: str = "en") -> MigrationRefused | None:
+    """Why the publish cannot go ahead, in ``lang`` (the caller's UI language), or None."""
     if report.plan.refused or report.blocking:
-        return MigrationRefused(
-            f"publishing form '{key}' was refused and nothing was changed: "
-            + " | ".join(report.problems("en")), plan=report)
+        problems = " | ".join(report.problems(lang))
+        message = (f"发布表单“{key}”被拒绝，未做任何更改：{problems}" if lang == "zh" else
+                   f"publishing form '{key}' was refused and nothing was changed: {problems}")
+        return MigrationRefused(message, plan=report, lang=lang)
     if report.needs_confirmation and not confirm:
-        risky = [op.describe("en") for op in report.plan.operations if op.risk == "confirm"]
-        return MigrationRefused(
-            f"publishing form '{key}' needs confirmation for {len(risky)} operation(s): "
-            + "; ".join(risky) + ". Review the plan (dry_run=1) and publish again with "
-            "confirm=1", plan=report)
+        risky = [op.describe(lang) for op in report.plan.operations if op.risk == "confirm"]
+        if lang == "zh":
+            message = (f"发布表单“{key}”有 {len(risky)} 项操作需要确认：" + "；".join(risky)
+                       + "。请先查看计划（dry_run=1），确认后以 confirm=1 重新发布")
+        else:
+            message = (f"publishing form '{key}' needs confirmation for {len(risky)} "
+                       "operation(s): " + "; ".join(risky) + ". Review the plan (dry_run=1) "
+                       "and publish again with confirm=1")
+        return MigrationRefused(message, plan=report, lang=lang)
     return None
 
 
 def publish_form(session: Session, actor_id: int | None, key: str, *, dry_run: bool = False,
                  confirm: bool = False, backfill: Mapping[str, Any] | None = None,
-                 note: str | None = None) -> PublishResult:
+                 note: str | None = None, lang: str = "en") -> PublishResult:
     """Publish the draft of form ``key`` (or, with ``dry_run``, only report what would happen).
 
     Raises ``MetadataError`` (invalid draft, unpublished reference target, invalid backfill)
     and ``MigrationRefused`` (risky operations not confirmed, values that would not convert,
-    refused changes); ``MigrationRefused.plan`` is the ``PlanReport``. Never commits.
+    refused changes); ``MigrationRefused.plan`` is the ``PlanReport`` and its message is in
+    ``lang`` ("en" or "zh"). Never commits.
     """
     store = MetadataStore(session, actor_id)
     draft = store.get_draft(KIND, key)
@@ -166,7 +174,7 @@ def publish_form(session: Session, actor_id: int | None, key: str, *, dry_run: b
     report = inspect_plan(session, old_compiled, plan, backfill)
     if dry_run:
         return PublishResult(key, report, dry_run=True)
-    refusal = _refusal(key, report, confirm)
+    refusal = _refusal(key, report, confirm, lang)
     if refusal is not None:
         raise refusal
     # Written before the DDL: the first write opens the SQLite transaction (see apply.py).

@@ -8,7 +8,7 @@ Distinct values are read in keyset chunks, never the whole table at once. Nothin
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -75,10 +75,13 @@ class Sample:
     new_value: Any = None
     #: the sub-table row, when the value is in a sub-table
     row_id: int | None = None
+    #: the record's title (its ``title_field``, e.g. CUST-2026-000017), when it has one
+    title: str | None = None
 
     def to_dict(self, lang: str = "en") -> dict[str, Any]:
         return {
             "record_id": self.record_id,
+            "title": self.title,
             "row_id": self.row_id,
             "value": jsonable(self.value),
             "rows": self.rows,
@@ -129,13 +132,16 @@ class OpReport:
         else:
             return op.describe(lang)
         details = [self._sample_text(s, lang) for s in self.samples[:3]]
-        more = "; ".join(details)
-        return f"{text}: {head}" + (f": {more}" if more else "") + \
+        colon, semicolon = ("：", "；") if lang == "zh" else (": ", "; ")
+        more = semicolon.join(details)
+        return f"{text}{colon}{head}" + (f"{colon}{more}" if more else "") + \
             ("…" if len(self.samples) > 3 else "")
 
     @staticmethod
     def _sample_text(s: Sample, lang: str) -> str:
         where = _t(lang, f"record #{s.record_id}", f"记录 #{s.record_id}")
+        if s.title:
+            where = f"{where} {s.title}"
         if s.resolution == "empty":
             return where
         value = repr(jsonable(s.value)) if lang != "zh" else f"“{jsonable(s.value)}”"
@@ -202,7 +208,25 @@ def inspect_plan(session: Session, old_compiled: CompiledForm | None, plan: Migr
     if old_compiled is None or plan.creates_form:
         return PlanReport(plan, tuple(OpReport(op) for op in plan.operations))
     inspector = _Inspector(session.connection(), plan, parsed, sample_limit, chunk_size)
-    return PlanReport(plan, tuple(inspector.visit(op) for op in plan.operations))
+    reports = tuple(inspector.visit(op) for op in plan.operations)
+    return PlanReport(plan, _with_titles(session, old_compiled, reports))
+
+
+def _with_titles(session: Session, compiled: CompiledForm,
+                 reports: tuple[OpReport, ...]) -> tuple[OpReport, ...]:
+    """Name each sample's record by its title field (one query for all samples), so the
+    builder can say "customer CUST-2026-000017 'about 8k'" instead of a bare row id."""
+    key = compiled.form.title_field
+    title = compiled.form.field(key) if key and compiled.form.has_field(key) else None
+    ids = {s.record_id for r in reports for s in r.samples}
+    if title is None or title.sensitive or not ids or key not in compiled.table.c:
+        return reports
+    column = compiled.table.c[key]
+    titles = {rid: str(value) for rid, value in session.execute(
+        select(compiled.table.c.id, column).where(compiled.table.c.id.in_(sorted(ids))))
+        if value is not None}
+    return tuple(replace(r, samples=tuple(replace(s, title=titles.get(s.record_id))
+                                          for s in r.samples)) for r in reports)
 
 
 def empty_blocking(op: Operation) -> dict[str, str]:

@@ -19,8 +19,8 @@ export async function request(method, url, body, {accept = 'application/json'} =
   return {ok: response.ok, status: response.status, data};
 }
 
-/** The metadata API of one form: /api/v1/meta/forms/<key>. */
-export function formApi(base, key) {
+/** The metadata API of one form: /api/v1/meta/forms/<key>; `lang` words plans and refusals. */
+export function formApi(base, key, lang = 'en') {
   const url = `${base}/${encodeURIComponent(key)}`;
   return {
     load: () => request('GET', url),
@@ -28,7 +28,7 @@ export function formApi(base, key) {
     versions: () => request('GET', `${url}/versions`),
     diff: (fromVersion) => request('GET', `${url}/diff?from=${fromVersion}`),
     publish: (backfill, note, confirm) => request(
-      'POST', `${url}/publish?confirm=${confirm ? 1 : 0}`,
+      'POST', `${url}/publish?confirm=${confirm ? 1 : 0}&lang=${lang}`,
       {backfill: backfill || {}, ...(note ? {note} : {})}),
     restore: (version) => request('POST', `${url}/restore`, {version}),
   };
