@@ -140,9 +140,11 @@ def test_type_change_refused_until_backfilled(server: str, browser) -> None:
     expect(op).to_have_class(re.compile(r"list-group-item-danger"))
     expect(op).to_contain_text("月收入")
     expect(op).to_contain_text("3 行中有 1 行的数据无法转换")
-    expect(op).to_contain_text(f"记录 #{bad}")
-    expect(op).to_contain_text("about 8k")
+    expect(op).to_contain_text(f"记录 #{bad} 乙 “about 8k”")  # the record by its title
     expect(op.locator("code", has_text='"about 8k"')).to_have_count(1)
+    sample = op.locator(f"[data-sample-record='{bad}'] a")  # a link to the record itself
+    expect(sample).to_have_text(f"乙 (#{bad})")
+    assert sample.get_attribute("href") == f"/f/{FORM}/{bad}"
     expect(page.locator("#plan-blocking")).to_be_visible()
     expect(page.locator("#plan-ok")).to_have_count(0)
     expect(page.locator("#check-again")).to_be_visible()
@@ -159,9 +161,9 @@ def test_type_change_refused_until_backfilled(server: str, browser) -> None:
                          'X-CSRFToken': token, 'X-Requested-With': 'fetch'},
                body: JSON.stringify({backfill: {}})});
              return {status: r.status, body: await r.json()};
-           }""", f"{server}/api/v1/meta/forms/{FORM}/publish?confirm=1")
-    assert 400 <= response["status"] < 500, response
-    assert response["body"]["error"]["message"], response
+           }""", f"{server}/api/v1/meta/forms/{FORM}/publish?confirm=1&lang=zh")
+    assert response["status"] == 409, response
+    assert response["body"]["error"]["message"].startswith(f"发布表单“{FORM}”被拒绝"), response
     assert published_versions() == [1]
     assert incomes() == before
     assert record_count() == 3

@@ -52,6 +52,34 @@ def test_semantic_errors() -> None:
     assert "/layout/sections/0/fields/2" in errors
 
 
+def test_visibility_conditions_are_checked_where_they_are_written() -> None:
+    """The browser, the page renderer and the record service evaluate visible_when, so a save
+    refuses a tree any of them could not: each problem under its own pointer."""
+    doc = person_form()
+    keys = [f["key"] for f in doc["fields"]]
+    note = {"key": "memo", "type": "text", "label": label("备注", "Memo"), "visible_when": {"or": [
+        {"field": "income", "op": ">", "value": 5000},
+        {"field": "nope", "op": "=", "value": 1},
+        {"field": "income", "op": "in_last", "value": [1, "month"]},
+        {"field": "income", "op": "between", "value": [1]},
+        {"field": "memo", "op": "is_empty"},
+        {"field": "income", "op": "<", "value": {"formula": "2 * income"}},
+        {"exists": {"form": "loan", "link": "customer"}}]}}
+    doc["fields"].append(note)
+    at = f"/fields/{len(keys)}/visible_when/or"
+    errors = errors_of(doc)
+    assert set(errors) == {f"{at}/1/field", f"{at}/2/op", f"{at}/3/value", f"{at}/4/field",
+                           f"{at}/5/value", f"{at}/6"}
+    assert "'nope' is not a field this condition can test" in errors[f"{at}/1/field"][0]
+    assert "'memo'" not in errors[f"{at}/1/field"][0].split("use one of:")[1]
+    assert "not available for visibility" in errors[f"{at}/2/op"][0]
+    assert "two values" in errors[f"{at}/3/value"][0]
+    assert "depending on itself" in errors[f"{at}/4/field"][0]
+    assert "fixed value" in errors[f"{at}/5/value"][0]
+    note["visible_when"] = {"or": note["visible_when"]["or"][:1]}
+    check_form(doc)  # the first comparison alone is fine
+
+
 def test_auto_number_format_needs_one_seq() -> None:
     doc = person_form()
     doc["fields"][0]["format"] = "P-{YYYY}-{SEQ:4}-{SEQ:2}"

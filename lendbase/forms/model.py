@@ -379,6 +379,9 @@ def semantic_errors(doc: Mapping[str, Any]) -> dict[str, list[str]]:
         for prop in ("hidden_fields", "readonly_fields"):
             for j, key in enumerate(perm.get(prop, ())):
                 need(f"/permissions/{role}/{prop}/{j}", key, set(top), "a field")
+    from lendbase.forms.visibility import visibility_errors
+
+    visibility_errors(doc, sections, errors)
     return errors
 
 

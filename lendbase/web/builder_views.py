@@ -18,6 +18,7 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
+from lendbase.auth.org import list_roles
 from lendbase.errors import Conflict, LendBaseError, MetadataError, PermissionDenied
 from lendbase.forms.model import check_form
 from lendbase.meta.store import MetadataStore
@@ -34,6 +35,8 @@ builder_bp = Blueprint("builder", __name__, url_prefix="/admin/forms",
 KIND = "forms"
 #: UI strings the builder's scripts use (``b_*`` keys of the catalogue), sent with the page.
 _JS_PREFIX = "b_"
+#: UI strings of the visual condition builder (``static/js/condition_builder.js``).
+_CONDITION_PREFIX = "cb_"
 
 
 @cache
@@ -139,9 +142,14 @@ def _published_forms(lang: str) -> list[dict[str, Any]]:
             for v in MetadataStore(db_session(), None).all_published(KIND)]
 
 
-def _js_strings(lang: str) -> dict[str, str]:
-    return {k[len(_JS_PREFIX):]: translate(k, lang) for k in MESSAGES
-            if k.startswith(_JS_PREFIX)}
+def _js_strings(lang: str, prefix: str = _JS_PREFIX) -> dict[str, str]:
+    return {k[len(prefix):]: translate(k, lang) for k in MESSAGES if k.startswith(prefix)}
+
+
+def condition_builder_strings(lang: str) -> dict[str, str]:
+    """The ``strings`` option of the condition builder script (``cb_*`` keys, unprefixed), for
+    any page that embeds it."""
+    return _js_strings(lang, _CONDITION_PREFIX)
 
 
 @builder_bp.route("/<key>/builder")
@@ -158,16 +166,20 @@ def builder_page(key: str) -> Any:
         "published_version": latest.version if latest else None,
         "published_forms": _published_forms(lang),
         "field_types": field_types(),
+        "roles": [{"key": r.key, "label": dict(r.label), "is_superuser": r.is_superuser}
+                  for r in list_roles(db_session())],
         "type_labels": {t: MESSAGES[f"b_type_{t}"] for t in field_types()},
         "labels": {"new_section": MESSAGES["b_new_section"], "new_tab": MESSAGES["b_new_tab"],
                    "first_tab": {"zh": "基本信息", "en": "Basics"}},
         "lang": lang,
         "strings": _js_strings(lang),
+        "condition_strings": condition_builder_strings(lang),
         "urls": {
             "api": url_for("builder.forms_page").replace("/admin/forms", "/api/v1/meta/forms"),
             "preview": url_for("builder.preview", key=key),
             "plan": url_for("builder.plan", key=key),
             "records_new": url_for("record_pages.new_record", form_key=key),
+            "records": url_for("record_pages.new_record", form_key=key).rsplit("/", 1)[0],
             "forms": url_for("builder.forms_page"),
         },
     }
@@ -236,4 +248,4 @@ def plan(key: str) -> Any:
     return result.to_dict(lang)
 
 
-__all__ = ["builder_bp", "copied_document", "new_form_document"]
+__all__ = ["builder_bp", "condition_builder_strings", "copied_document", "new_form_document"]

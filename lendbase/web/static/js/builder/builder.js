@@ -11,7 +11,7 @@ import {BuilderState, locateErrors} from './state.js';
 const boot = JSON.parse(document.getElementById('builder-boot').textContent);
 const t = boot.strings;
 const state = new BuilderState(boot);
-const api = formApi(boot.urls.api, boot.key);
+const api = formApi(boot.urls.api, boot.key, boot.lang);
 const $ = (sel) => document.querySelector(sel);
 const Modal = window.bootstrap?.Modal;
 
@@ -170,7 +170,9 @@ function planView(plan, backfill) {
     op.rows_affected ? el('span', {class: 'badge text-bg-light border ms-2'}, format(t.rows_affected, {n: op.rows_affected})) : '');
     if (op.samples && op.samples.length) {
       item.append(el('div', {class: 'small mt-1'}, t.samples, ': ',
-        op.samples.map((s) => el('code', {class: 'me-2'}, `${JSON.stringify(s.value)}${s.rows > 1 ? ` ×${s.rows}` : ''}`, s.reason ? ` (${s.reason})` : ''))));
+        op.samples.map((s) => el('span', {class: 'me-2 d-inline-block', 'data-sample-record': s.record_id},
+          s.record_id ? el('a', {href: `${boot.urls.records}/${s.record_id}`, target: '_blank', rel: 'noopener'}, s.title ? `${s.title} (#${s.record_id})` : `#${s.record_id}`) : '',
+          ' ', el('code', {}, `${JSON.stringify(s.value)}${s.rows > 1 ? ` ×${s.rows}` : ''}`), s.reason ? ` (${s.reason})` : ''))));
     }
     if (op.rows_not_converting || op.blocking || ['add_field', 'make_required', 'restore_field'].includes(op.kind) && op.path) {
       item.append(backfillEditor(op, backfill[op.path] || {}));
@@ -352,9 +354,9 @@ document.addEventListener('keydown', (evt) => {
   } else if ((evt.key === 'Delete' || evt.key === 'Backspace') && state.selection.type !== 'form') {
     evt.preventDefault();
     state.deleteSelected();
-  } else if ((evt.key === 'ArrowUp' || evt.key === 'ArrowDown') && state.selection.type === 'field'
+  } else if ((evt.key === 'ArrowUp' || evt.key === 'ArrowDown') && state.selection.type !== 'form'
              && evt.target.closest('#canvas')) {
-    evt.preventDefault();
+    evt.preventDefault();  // moves the selected field, section or tab
     state.moveSelected(evt.key === 'ArrowUp' ? -1 : 1);
   } else if (evt.key === 'Escape') {
     state.select({type: 'form'});

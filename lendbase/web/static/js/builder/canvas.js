@@ -14,10 +14,13 @@ export class Canvas {
     this.state = state;
     this.t = strings;
     this.sortables = [];
-    state.subscribe(() => this.render());
+    // An edit in the property panel redraws the canvas but must leave the focus where the
+    // user is going (Tab out of an input blurs to <body> before the next one gets focus).
+    state.subscribe((_s, source) => this.render(!String(source).startsWith('props')));
   }
 
-  render() {
+  render(refocus = true) {
+    this.refocus = refocus;
     for (const s of this.sortables) s.destroy();
     this.sortables = [];
     const st = this.state;
@@ -195,7 +198,7 @@ export class Canvas {
         choose(evt.target);
       }
     });
-    this.focusSelection(box);
+    if (this.refocus) this.focusSelection(box);
   }
 
   /** Keep the keyboard focus on the selected item after a redraw (arrow-key moves). */
@@ -209,6 +212,8 @@ export class Canvas {
       target = box.querySelector(`.bc-field[data-key="${sel.key}"]`);
     } else if (sel.type === 'section') {
       target = box.querySelector(`[data-select-section="${sel.tab}:${sel.section}"]`);
+    } else if (sel.type === 'tab') {
+      target = box.querySelector(`[data-select-tab="${sel.tab}"]`);
     }
     if (target) target.focus({preventScroll: false});
   }

@@ -4,7 +4,9 @@
 
 import Sortable from 'sortablejs';
 
+import {ConditionBuilder} from '../condition_builder.js';
 import {el, format, icon, pickLabel} from './dom.js';
+import {FormSettings} from './form_settings.js';
 import {isKey} from './state.js';
 
 const NUMBER_TYPES = new Set(['integer', 'decimal', 'money', 'percent']);
@@ -12,6 +14,8 @@ const DATE_TYPES = new Set(['date', 'datetime']);
 const SENSITIVE_TYPES = new Set(['text', 'phone', 'email', 'id_number', 'uscc']);
 const NO_DEFAULT = new Set(['subtable', 'file', 'auto_number', 'computed', 'multiselect']);
 const MASKS = ['id_number', 'phone', 'bank_account', 'uscc', 'email', 'name', 'text'];
+/** Fields a visible_when cannot test. */
+const NOT_IN_CONDITIONS = new Set(['subtable', 'file', 'computed']);
 
 /** Which extra properties each type offers, in panel order. */
 const TYPE_PROPS = {
@@ -45,6 +49,7 @@ export class PropertyPanel {
     this.state = state;
     this.t = strings;
     this.sortables = [];
+    this.settings = new FormSettings(state, strings, state.boot.roles);
     state.subscribe((_s, source) => {
       if (source !== 'props') this.render();
     });
@@ -151,10 +156,34 @@ export class PropertyPanel {
     return this.group(prop, label, el('div', {}, area, local), note);
   }
 
+  /**
+   * visible_when as a visual condition builder over the form's own fields (not ``exceptKey``,
+   * the field being edited). Each emitted change is one commit. The builder's draft (rows not
+   * complete yet, the JSON view) is kept per ``draftKey`` across re-renders of the panel.
+   */
+  conditionInput(draftKey, value, onChange, exceptKey = null) {
+    const st = this.state;
+    const cs = st.boot.condition_strings || {};
+    this.conditionDrafts = this.conditionDrafts || new Map();
+    if (this.liveCondition) this.conditionDrafts.set(this.liveCondition.key, this.liveCondition.builder.draft);
+    const fields = st.doc.fields.filter((f) => f.key !== exceptKey && !NOT_IN_CONDITIONS.has(f.type))
+      .map(({key, label, type, options}) => ({key, label, type, options}));
+    const holder = el('div', {id: 'prop-visible_when', 'data-prop': 'visible_when', role: 'group',
+      'aria-labelledby': 'prop-visible_when-label'});
+    const builder = new ConditionBuilder(holder, {value, fields, lang: st.boot.lang, strings: cs,
+      idPrefix: 'prop-vw', emptyText: cs.always_visible, draft: this.conditionDrafts.get(draftKey), onChange});
+    this.liveCondition = {key: draftKey, builder};
+    const invalid = this.errorsFor('visible_when').length > 0;
+    return el('div', {class: `mb-2 bc-prop bc-condition${invalid ? ' bc-prop-invalid' : ''}`, 'data-prop-group': 'visible_when'},
+      el('div', {class: 'form-label small mb-1', id: 'prop-visible_when-label'}, cs.visible_when),
+      el('div', {class: 'form-text mt-0 mb-1'}, cs.visible_when_note), holder, this.feedback('visible_when'));
+  }
+
   // --- rendering -------------------------------------------------------------------------
   render() {
     for (const s of this.sortables) s.destroy();
     this.sortables = [];
+    this.settings.destroy();
     const st = this.state;
     const sel = st.selection;
     this.placed = new Set();
@@ -212,8 +241,8 @@ export class PropertyPanel {
     for (const prop of TYPE_PROPS[f.type] || []) parts.push(this.typeProp(prop, f, set, setStructure));
     if (!NO_DEFAULT.has(f.type)) parts.push(this.defaultInput(f, set));
     parts.push(this.i18nPair('help', t.help, f.help, set('help'), false));
-    parts.push(this.jsonInput('visible_when', t.visible_when, f.visible_when, set('visible_when'),
-      t.visible_when_note));
+    parts.push(this.conditionInput(`field:${st.selection.key}/${st.selection.sub || ''}`,
+      f.visible_when, set('visible_when'), isColumn ? null : f.key));
     parts.push(el('button', {type: 'button', class: 'btn btn-sm btn-outline-danger mt-2', id: 'delete-selected'},
       icon('trash'), ' ', t.delete));
     const box = el('div', {class: 'bc-props-body', 'data-for': f.key}, parts);
@@ -388,7 +417,8 @@ export class PropertyPanel {
       })),
       this.group('columns', t.columns, this.selectInput('columns', section.columns || 1,
         [[1, '1'], [2, '2'], [3, '3'], [4, '4']], (v) => set('columns', 'props-structure')(v ? Number(v) : undefined), false)),
-      this.jsonInput('visible_when', t.visible_when, section.visible_when, set('visible_when'), t.visible_when_note),
+      this.conditionInput(`section:${st.selection.tab}:${st.selection.section}`, section.visible_when,
+        set('visible_when')),
       el('button', {type: 'button', class: 'btn btn-sm btn-outline-danger mt-2', id: 'delete-selected'}, icon('trash'), ' ', t.delete));
     box.querySelector('#delete-selected').addEventListener('click', () => st.deleteSelected());
     return box;
@@ -421,6 +451,8 @@ export class PropertyPanel {
       this.i18nPair('label', t.label, doc.label, (v) => st.setFormProp('label', v)),
       this.group('title_field', t.title_field, this.selectInput('title_field', doc.title_field,
         doc.fields.filter((f) => f.type !== 'subtable').map((f) => [f.key, `${pickLabel(f.label, lang, f.key)} (${f.key})`]),
-        (v) => st.setFormProp('title_field', v))));
+        (v) => st.setFormProp('title_field', v))),
+      this.settings.listBlock(), this.settings.permissionsBlock(),
+      this.feedback('list'), this.feedback('permissions'));
   }
 }

@@ -185,9 +185,14 @@ export class BuilderState {
     });
   }
 
-  /** Move the selected field one place up (-1) or down (+1), across section boundaries. */
+  /**
+   * Move the selection one place up/left (-1) or down/right (+1): a field across section
+   * boundaries, a section within its tab and on into the neighbouring tab, a tab among tabs.
+   */
   moveSelected(delta) {
     const s = this.selection;
+    if (s.type === 'section') return this.moveSelectedSection(delta);
+    if (s.type === 'tab') return this.moveSelectedTab(delta);
     if (s.type !== 'field') return;
     if (s.sub) {
       const parent = this.field(s.key);
@@ -214,6 +219,35 @@ export class BuilderState {
       list.splice(i, 1);
       const target = this.tabs()[flat[at][0]].sections[flat[at][1]].fields;
       if (delta < 0) target.push(s.key); else target.unshift(s.key);
+    });
+  }
+
+  moveSelectedSection(delta) {
+    const {tab, section} = this.selection;
+    const tabs = this.tabs();
+    const list = tabs[tab]?.sections;
+    if (!list || !list[section]) return;
+    let to = [tab, section + delta];
+    if (to[1] < 0 || to[1] >= list.length) {  // past the end of the tab: into the next one
+      const next = tab + delta;
+      if (next < 0 || next >= tabs.length || list.length === 1) return;  // a tab keeps one
+      to = [next, delta < 0 ? tabs[next].sections.length : 0];
+    }
+    this.commit(() => {
+      const [moved] = list.splice(section, 1);
+      this.tabs()[to[0]].sections.splice(to[1], 0, moved);
+      this.selection = {type: 'section', tab: to[0], section: to[1]};
+    });
+  }
+
+  moveSelectedTab(delta) {
+    const i = this.selection.tab;
+    const tabs = this.doc.layout.tabs;
+    const j = i + delta;
+    if (!tabs || j < 0 || j >= tabs.length) return;
+    this.commit((doc) => {
+      doc.layout.tabs.splice(j, 0, doc.layout.tabs.splice(i, 1)[0]);
+      this.selection = {type: 'tab', tab: j};
     });
   }
 
@@ -380,7 +414,19 @@ function forgetKey(doc, tabs, key) {
   }
 }
 
-/** Rename a field; a top-level key is renamed in the layout, title, list and permissions too. */
+/** The keys a condition tree names (leaves and field-against-field values), renamed in place. */
+export function renameInCondition(node, oldKey, newKey) {
+  if (!node || typeof node !== 'object') return;
+  for (const group of ['and', 'or']) if (Array.isArray(node[group])) node[group].forEach((n) => renameInCondition(n, oldKey, newKey));
+  if (node.not) renameInCondition(node.not, oldKey, newKey);
+  if (node.field === oldKey) node.field = newKey;
+  if (node.value && typeof node.value === 'object' && node.value.field === oldKey) node.value.field = newKey;
+}
+
+/**
+ * Rename a field; a top-level key is renamed in the layout, title, list, permissions and every
+ * visibility condition too; a sub-table column in its sibling columns' conditions.
+ */
 function renameField(doc, state, f, newKey) {
   const oldKey = f.key;
   if (!newKey || newKey === oldKey) return;
@@ -388,9 +434,12 @@ function renameField(doc, state, f, newKey) {
   const s = state.selection;
   if (s.sub) {
     state.selection = {...s, sub: newKey};
+    for (const c of state.field(s.key)?.fields || []) renameInCondition(c.visible_when, oldKey, newKey);
     return;
   }
   state.selection = {...s, key: newKey};
+  for (const other of doc.fields) renameInCondition(other.visible_when, oldKey, newKey);
+  for (const tab of state.tabs()) for (const sec of tab.sections) renameInCondition(sec.visible_when, oldKey, newKey);
   const swap = (k) => (k === oldKey ? newKey : k);
   for (const tab of state.tabs()) for (const sec of tab.sections) sec.fields = sec.fields.map(swap);
   if (doc.title_field === oldKey) doc.title_field = newKey;
