@@ -70,7 +70,7 @@ def draft() -> dict:
 
 def test_list_settings_permissions_and_keyboard_moves(server: str, browser) -> None:
     expect = sync_api.expect
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1440, "height": 900})
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1440, "height": 2000})
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -103,7 +103,7 @@ def test_list_settings_permissions_and_keyboard_moves(server: str, browser) -> N
     role.locator("[data-field-access='city']").select_option("readonly")
     role.locator("[data-field-access='head_count']").select_option("hidden")
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "builder-settings-form.png"), full_page=True)
+    page.locator("#props").screenshot(path=str(SHOTS / "builder-settings-form.png"))
     page.click("#save")
     expect(page.locator("#save-state")).to_contain_text("草稿已保存")
     doc = draft()
