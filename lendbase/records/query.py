@@ -10,40 +10,28 @@ import base64
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Table, and_, false, or_, select, tuple_
 
-from lendbase.conditions.predicate import UnsupportedNode
-from lendbase.conditions.sql import SqlConditionCompiler
+from lendbase.conditions import ConditionContext, FormScope, UnsupportedNode, compile_sql
 from lendbase.errors import ValidationFailed
 from lendbase.forms.compile import SYSTEM_COLUMNS
-from lendbase.forms.model import FieldDef, FormDef
+from lendbase.forms.model import FormDef
 from lendbase.forms.naming import hash_column_for
 from lendbase.forms.values import (
     INT64_MAX,
     MAX_EXPONENT,
     FieldValueError,
-    LiteralValueError,
     coerce_value,
-    literal_coercer,
     text_problem,
 )
 
 MAX_LIMIT = 200
 #: A cursor is a few sort values; anything much longer is not one of ours.
 MAX_CURSOR_CHARS = 4096
-#: How condition literals on the system columns are converted (like form fields of this type).
-_SYSTEM_FIELDS = {
-    key: FieldDef(key, "datetime" if key.endswith("_at") else "integer", {"en": key})
-    for key in SYSTEM_COLUMNS
-}
-_TYPE_NAMES = {"integer": "a whole number", "decimal": "a number", "money": "an amount",
-               "percent": "a percentage", "date": "a date (YYYY-MM-DD)",
-               "datetime": "a date and time (YYYY-MM-DDTHH:MM)", "boolean": "true or false",
-               "reference": "a record id", "user": "a user id", "file": "a file id"}
 _AFTER_ERROR = "the cursor is not valid for this sort order; start again from the first page"
 
 
@@ -228,28 +216,21 @@ def search_clause(form: FormDef, table: Table, text: str, lookup_hash: Any, *,
 
 
 def filter_clause(form: FormDef, table: Table, where: Mapping[str, Any] | None, *,
-                  hidden_fields: frozenset[str] = frozenset()) -> ColumnElement[bool] | None:
+                  hidden_fields: frozenset[str] = frozenset(),
+                  now: datetime | None = None) -> ColumnElement[bool] | None:
     """The SQL of a ``where`` condition tree; every problem is a 422 on ``where``.
 
     Sensitive fields and ``hidden_fields`` (hidden from the reader's role) cannot be filtered
     on: bisecting with filters would reveal their values. Literals are converted to their
-    field's type first, so a wrong-typed literal never reaches the database.
+    field's type first, so a wrong-typed literal never reaches the database. ``now`` is the
+    clock of relative dates ("created in the last 7 days"); callers should pass theirs.
     """
     if not where:
         return None
-    fields = {f.key: f for f in form.stored_fields
-              if not f.sensitive and f.key not in hidden_fields}
-    system = {k: f for k, f in _SYSTEM_FIELDS.items() if k not in hidden_fields}
-    columns = {k: k for k in fields} | {k: k for k in system}
-    compiler = SqlConditionCompiler(
-        table, columns=columns, coerce=literal_coercer({**system, **fields}),
-        multi_valued={k for k, f in fields.items() if f.type == "multiselect"})
+    scope = FormScope.for_form(form, table, exclude=hidden_fields, sensitive=False)
+    context = ConditionContext(scope, now=now or datetime.now(UTC))
     try:
-        return compiler.compile(where)
-    except LiteralValueError as exc:
-        expected = _TYPE_NAMES.get(exc.type, f"a {exc.type} value")
-        raise ValidationFailed({"where": [
-            f"field {exc.key!r} compares with {expected}: {exc.text}"]}) from None
+        return compile_sql(where, context)
     except UnsupportedNode as exc:
         raise ValidationFailed({"where": [exc.message]}) from None
     except (KeyError, TypeError, IndexError, ValueError, ArithmeticError) as exc:
