@@ -102,6 +102,12 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     )
     app.config.update(overrides)
     app.extensions["lendbase"] = LendBase.from_settings(settings)
+    from lendbase.jobs import EXTENSION, JobRuntime
+
+    # dispatch after commit hooks into the app's sessions; `lendbase run` / `worker` start loops
+    app.extensions[EXTENSION] = JobRuntime(app.extensions["lendbase"].sessions,
+                                           redis_url=settings.redis_url)
+    app.extensions[EXTENSION].install()
 
     from lendbase.web.context import init_request_context
 

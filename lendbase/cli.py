@@ -1,10 +1,11 @@
 """The ``lendbase`` command (a Flask CLI group): init, app install/export, user create, run,
-worker, demo."""
+worker, scheduler, schedule list/set/delete, demo."""
 
 from __future__ import annotations
 
 import secrets
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -138,30 +139,184 @@ def user_create(username: str, password: str | None, roles: tuple[str, ...],
 @click.option("--threads", default=8, show_default=True)
 @with_appcontext
 def run_command(host: str, port: int, threads: int) -> None:
-    """Serve the web UI and API (waitress)."""
+    """Serve the web UI and API (waitress); without REDIS_URL also run the background jobs."""
     from waitress import serve
 
-    state = _state()
-    if state.settings.redis_url is None:
-        click.echo("REDIS_URL is not set: background jobs run in this process")
+    from lendbase.jobs import BackgroundLoop, runtime_of
+
+    runtime = runtime_of(current_app)
+    loop = None
+    if runtime.inline:
+        click.echo("REDIS_URL is not set: background jobs and schedules run in this process")
+        loop = BackgroundLoop(runtime, interval=1.0, run_jobs=True)
+        loop.start()
     click.echo(f"LendBase on http://{host}:{port}/")
-    serve(current_app._get_current_object(), host=host, port=port, threads=threads)
+    try:
+        serve(current_app._get_current_object(), host=host, port=port, threads=threads)
+    finally:
+        if loop is not None:
+            loop.stop()
+
+
+def _redis_required(command: str) -> None:
+    if not _state().settings.redis_url:
+        _fail(ConfigError(f"REDIS_URL is not set; set it to redis://host:6379/0 to run "
+                          f"`lendbase {command}`, or run without it (jobs and schedules then "
+                          "run inside `lendbase run`)"))
+
+
+def _loop_runtime(queue: str):  # type: ignore[no-untyped-def]
+    """A runtime on an engine of its own for the scheduler thread: the RQ work horses fork
+    from this process and must never inherit a pool another thread is using."""
+    from sqlalchemy.orm import sessionmaker
+
+    from lendbase.db import make_engine
+    from lendbase.jobs import JobRuntime, runtime_of
+
+    base = runtime_of(current_app)
+    engine = make_engine(_state().settings.database_url)
+    runtime = JobRuntime(sessionmaker(engine, expire_on_commit=False),
+                         redis_url=base.redis_url, queue_name=queue,
+                         subscribers=base.subscribers, clock=base.clock,
+                         retry=base.retry_policy)
+    runtime.install()
+    return runtime
 
 
 @click.command("worker")
 @click.option("--queue", "queues", multiple=True, default=("default",), show_default=True)
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option("--scheduler/--no-scheduler", default=True, show_default=True,
+              help="Also fire schedules and sweep the outbox in a thread of this process.")
+@click.option("--interval", default=2.0, show_default=True,
+              help="Seconds between two scheduler / sweeper rounds.")
 @with_appcontext
-def worker_command(queues: tuple[str, ...]) -> None:
-    """Run an RQ worker (needs REDIS_URL)."""
-    state = _state()
-    if not state.settings.redis_url:
-        _fail(ConfigError("REDIS_URL is not set; set it to redis://host:6379/0 to run workers, "
-                          "or run without workers (jobs then run inside `lendbase run`)"))
+def worker_command(queues: tuple[str, ...], burst: bool, scheduler: bool,
+                   interval: float) -> None:
+    """Run an RQ worker (needs REDIS_URL), with the scheduler and outbox sweeper."""
+    _redis_required("worker")
     from redis import Redis
     from rq import Queue, Worker
 
-    connection = Redis.from_url(state.settings.redis_url)
-    Worker([Queue(q, connection=connection) for q in queues], connection=connection).work()
+    from lendbase.jobs import EXTENSION, BackgroundLoop, JobRuntime, runtime_of
+    from lendbase.jobs.worker import bind, fork_safe_worker_class
+
+    runtime = runtime_of(current_app)
+    if queues[0] != runtime.queue_name:  # follow-up jobs of this worker go to its own queue
+        runtime.uninstall()
+        runtime = JobRuntime(runtime.sessions, redis_url=runtime.redis_url,
+                             queue_name=queues[0], subscribers=runtime.subscribers,
+                             clock=runtime.clock, retry=runtime.retry_policy)
+        runtime.install()
+        current_app.extensions[EXTENSION] = runtime
+    bind(runtime)
+    loop = None
+    worker_class: type = Worker
+    if scheduler:
+        fork_lock = threading.Lock()
+        worker_class = fork_safe_worker_class(fork_lock)
+        loop = BackgroundLoop(_loop_runtime(queues[0]), interval=interval, run_jobs=False,
+                              name="lendbase-scheduler", guard=fork_lock)
+        loop.start()
+    connection = Redis.from_url(_state().settings.redis_url)
+    try:
+        worker_class([Queue(q, connection=connection) for q in queues],
+                     connection=connection).work(burst=burst)
+    finally:
+        if loop is not None:
+            loop.stop()
+
+
+@click.command("scheduler")
+@click.option("--queue", default="default", show_default=True)
+@click.option("--interval", default=2.0, show_default=True,
+              help="Seconds between two rounds.")
+@click.option("--once", is_flag=True, help="Run one round and exit.")
+@with_appcontext
+def scheduler_command(queue: str, interval: float, once: bool) -> None:
+    """Fire due schedules and sweep the outbox (pending events, retries, dead workers' jobs).
+    Without REDIS_URL it also runs the jobs, like `lendbase run` does."""
+    import logging
+
+    from lendbase.jobs import BackgroundLoop
+
+    runtime = _loop_runtime(queue)
+    loop = BackgroundLoop(runtime, interval=interval, name="lendbase-scheduler")
+    if once:
+        ran = loop.run_once()
+        click.echo(f"one round done; {ran} job attempt(s) ran here")
+        return
+    logging.basicConfig(level=logging.INFO)
+    click.echo(f"scheduler every {interval}s" + (" (running jobs in-process: REDIS_URL is not "
+                                                  "set)" if runtime.inline else ""))
+    try:
+        loop.run_forever()
+    except KeyboardInterrupt:
+        click.echo("stopped")
+
+
+schedule_group = click.Group("schedule", help="Cron schedules of background jobs.")
+
+
+@schedule_group.command("list")
+@with_appcontext
+def schedule_list() -> None:
+    """Show every schedule with its next run (UTC)."""
+    from lendbase.jobs import list_schedules
+
+    with _state().sessions() as session:
+        schedules = list_schedules(session)
+    for s in schedules:
+        state = "enabled" if s.enabled else "disabled"
+        next_run = s.next_run_at.isoformat() if s.next_run_at else "-"
+        click.echo(f"{s.key}\t{s.cron}\t{s.timezone}\t{s.job}\t{state}\tnext {next_run}")
+    if not schedules:
+        click.echo("no schedule")
+
+
+@schedule_group.command("set")
+@click.argument("key")
+@click.option("--cron", required=True, help="Five fields, e.g. '0 9 * * 1-5'.")
+@click.option("--job", required=True, help="Dotted path of the job function.")
+@click.option("--args", "args_json", default="{}", show_default=True,
+              help="Keyword arguments of the job, as a JSON object.")
+@click.option("--timezone", default="Asia/Shanghai", show_default=True)
+@click.option("--disable", is_flag=True, help="Keep the schedule but do not run it.")
+@with_appcontext
+def schedule_set(key: str, cron: str, job: str, args_json: str, timezone: str,
+                 disable: bool) -> None:
+    """Create or change schedule KEY."""
+    import json
+
+    from lendbase.errors import ValidationFailed
+    from lendbase.jobs import runtime_of, save_schedule
+
+    try:
+        args = json.loads(args_json)
+        if not isinstance(args, dict):
+            raise ValueError("not an object")
+    except ValueError as exc:
+        _fail(ValidationFailed({"args": [f"--args must be a JSON object ({exc})"]}))
+    try:
+        with _state().sessions.begin() as session:
+            saved = save_schedule(session, key, cron, job, args, timezone=timezone,
+                                  enabled=not disable, now=runtime_of(current_app).clock())
+    except LendBaseError as error:
+        _fail(error)
+    click.echo(f"schedule {saved.key} saved; next run "
+               f"{saved.next_run_at.isoformat() if saved.next_run_at else '-'} (UTC)")
+
+
+@schedule_group.command("delete")
+@click.argument("key")
+@with_appcontext
+def schedule_delete(key: str) -> None:
+    """Delete schedule KEY (its past runs stay on the jobs page)."""
+    from lendbase.jobs import delete_schedule
+
+    with _state().sessions.begin() as session:
+        delete_schedule(session, key)
+    click.echo(f"schedule {key} deleted")
 
 
 def _run_demo(seed: int, customers: int) -> None:
@@ -186,7 +341,7 @@ def demo_command(seed: int, customers: int) -> None:
 
 def register_cli(app: Flask) -> None:
     for command in (init_command, app_group, user_group, run_command, worker_command,
-                    demo_command):
+                    scheduler_command, schedule_group, demo_command):
         app.cli.add_command(command)
 
 

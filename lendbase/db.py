@@ -218,6 +218,272 @@ stored_file = Table(
 )
 
 
+# --- Tags, tasks, alerts and notifications (``lendbase.work``) -------------------------------
+# Platform tables beside the records they point at by (form_key, record_id): a record of any
+# form can carry tags, tasks, alerts and notifications without a column of its own.
+
+tag_group = Table(
+    "lb_tag_group",
+    platform_metadata,
+    Column("key", String(64), primary_key=True),
+    Column("label", JsonType, nullable=False),
+    #: One tag of the group per record at most (a rating): adding B removes A.
+    Column("exclusive", Boolean, nullable=False, default=False),
+    #: Whether people may set its tags by hand (else only rules do).
+    Column("manual", Boolean, nullable=False, default=True),
+    #: Role keys allowed to set its tags by hand; empty: anyone who can read the record.
+    Column("roles", JsonType, nullable=False),
+    Column("sort", Integer, nullable=False, default=0),
+    _ts("updated_at"),
+)
+
+tag = Table(
+    "lb_tag",
+    platform_metadata,
+    Column("key", String(64), primary_key=True),
+    Column("group_key", String(64), ForeignKey("lb_tag_group.key"), nullable=False, index=True),
+    Column("label", JsonType, nullable=False),
+    Column("color", String(16), nullable=False),
+    Column("sort", Integer, nullable=False, default=0),
+    Column("active", Boolean, nullable=False, default=True),
+    _ts("updated_at"),
+)
+
+record_tag = Table(
+    "lb_record_tag",
+    platform_metadata,
+    Column("form_key", String(64), primary_key=True),
+    Column("record_id", IdType, primary_key=True),
+    Column("tag_key", String(64), ForeignKey("lb_tag.key"), primary_key=True),
+    _ts("added_at"),
+    Column("added_by", IdType, nullable=True),
+    Column("added_by_rule", String(100), nullable=True),
+    Column("reason", Text, nullable=True),
+    # "records with tag X" and the bulk operations; the key serves "tags of a record"
+    Index("ix_lb_record_tag_tag", "form_key", "tag_key", "record_id"),
+)
+
+tag_history = Table(
+    "lb_tag_history",
+    platform_metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("form_key", String(64), nullable=False),
+    Column("record_id", IdType, nullable=False),
+    Column("tag_key", String(64), nullable=False),
+    Column("action", String(16), nullable=False),
+    _ts("at"),
+    Column("actor_id", IdType, nullable=True),
+    Column("rule_key", String(100), nullable=True),
+    Column("reason", Text, nullable=True),
+    Index("ix_lb_tag_history_record", "form_key", "record_id", "id"),
+)
+
+task = Table(
+    "lb_task",
+    platform_metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("title", String(200), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("kind", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("priority", String(16), nullable=False),
+    Column("form_key", String(64), nullable=True),
+    Column("record_id", IdType, nullable=True),
+    Column("assignee_id", IdType, ForeignKey("lb_user.id"), nullable=True),
+    _ts("due_at", nullable=True),
+    Column("payload", JsonType, nullable=False),
+    #: Idempotency key of the cause ("rule:upsell_followup:customer:17:2026-11").
+    Column("cause_key", String(200), nullable=True, unique=True),
+    Column("created_by", IdType, nullable=True),
+    Column("created_by_rule", String(100), nullable=True),
+    _ts("created_at"),
+    _ts("updated_at"),
+    _ts("completed_at", nullable=True),
+    Column("version", Integer, nullable=False, default=1),
+    Index("ix_lb_task_inbox", "assignee_id", "status", "due_at", "id"),
+    Index("ix_lb_task_record", "form_key", "record_id"),
+    Index("ix_lb_task_created_by", "created_by", "status"),
+)
+
+task_comment = Table(
+    "lb_task_comment",
+    platform_metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("task_id", IdType, ForeignKey("lb_task.id", ondelete="CASCADE"), nullable=False),
+    Column("author_id", IdType, nullable=True),
+    _ts("at"),
+    Column("body", Text, nullable=False),
+    Index("ix_lb_task_comment_task", "task_id", "id"),
+)
+
+#: What happened to a task: created, status changes, reassignments (from, to, reason).
+task_event = Table(
+    "lb_task_event",
+    platform_metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("task_id", IdType, ForeignKey("lb_task.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    _ts("at"),
+    Column("actor_id", IdType, nullable=True),
+    Column("rule_key", String(100), nullable=True),
+    Column("detail", JsonType, nullable=False),
+    Index("ix_lb_task_event_task", "task_id", "id"),
+)
+
+alert = Table(
+    "lb_alert",
+    platform_metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("form_key", String(64), nullable=False),
+    Column("record_id", IdType, nullable=False),
+    Column("rule_key", String(100), nullable=True),
+    Column("severity", String(16), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("detail", JsonType, nullable=False),
+    Column("cause_key", String(200), nullable=True, unique=True),
+    Column("status", String(16), nullable=False),
+    Column("created_by", IdType, nullable=True),
+    _ts("created_at"),
+    Column("acknowledged_by", IdType, nullable=True),
+    _ts("acknowledged_at", nullable=True),
+    Column("closed_by", IdType, nullable=True),
+    _ts("closed_at", nullable=True),
+    Index("ix_lb_alert_record", "form_key", "record_id", "id"),
+    Index("ix_lb_alert_status", "status", "id"),
+)
+
+notification_template = Table(
+    "lb_notification_template",
+    platform_metadata,
+    Column("key", String(64), primary_key=True),
+    Column("label", JsonType, nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("form_key", String(64), nullable=True),
+    Column("subject", Text, nullable=True),
+    Column("body", Text, nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("updated_by", IdType, nullable=True),
+    _ts("updated_at"),
+)
+
+notification = Table(
+    "lb_notification",
+    platform_metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("template_key", String(64), nullable=True),
+    Column("channel", String(16), nullable=False),
+    Column("recipient", String(255), nullable=False),
+    Column("subject", Text, nullable=True),
+    Column("body", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    #: Why a gate refused it or the channel failed: a stable code and a sentence.
+    Column("reason_code", String(64), nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("cause_key", String(200), nullable=True, unique=True),
+    Column("form_key", String(64), nullable=True),
+    Column("record_id", IdType, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("provider_ref", String(128), nullable=True),
+    Column("created_by", IdType, nullable=True),
+    Column("created_by_rule", String(100), nullable=True),
+    _ts("created_at"),
+    _ts("sent_at", nullable=True),
+    Index("ix_lb_notification_record", "form_key", "record_id", "id"),
+    # per-number gates ("at most n a day") and the delivery of queued ones
+    Index("ix_lb_notification_recipient", "recipient", "created_at"),
+    Index("ix_lb_notification_status", "status", "id"),
+)
+
+
+# --- events, jobs and schedules (``lendbase.events``, ``lendbase.jobs``) ----------------------
+
+#: The transactional outbox: one row per event, written in the transaction of the change that
+#: caused it and turned into job runs after commit. ``data`` holds the changed field keys, their
+#: (masked) before/after values and an external event's payload.
+outbox = Table(
+    "lb_outbox",
+    platform_metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("type", String(32), nullable=False),
+    Column("name", String(100), nullable=True),
+    Column("form_key", String(64), nullable=True),
+    Column("record_id", IdType, nullable=True),
+    Column("actor_id", IdType, nullable=True),
+    _ts("occurred_at"),
+    Column("data", JsonType, nullable=False),
+    Column("status", String(16), nullable=False),
+    _ts("dispatched_at", nullable=True),
+)
+#: Only the pending rows: the sweeper's scan and the backlog count read this small index.
+Index("ix_lb_outbox_pending", outbox.c.id,
+      postgresql_where=outbox.c.status == "pending", sqlite_where=outbox.c.status == "pending")
+
+#: Which handler has processed which event, written in the handler's own transaction: the
+#: primary key makes a redelivered event a no-op for the handlers that already ran.
+event_handled = Table(
+    "lb_event_handled",
+    platform_metadata,
+    Column("event_id", IdType, primary_key=True),
+    Column("handler", String(200), primary_key=True),
+    _ts("handled_at"),
+)
+
+#: Every background job (event deliveries, scheduled jobs, tasks): what the admin jobs page and
+#: the API list, in RQ mode and in-process alike.
+job_run = Table(
+    "lb_job_run",
+    platform_metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("function", String(200), nullable=False),
+    Column("args", JsonType, nullable=False),
+    Column("summary", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("max_attempts", Integer, nullable=False),
+    Column("timeout_s", Integer, nullable=False),
+    Column("error", Text, nullable=True),
+    Column("outbox_id", IdType, nullable=True, unique=True),
+    Column("schedule_key", String(64), nullable=True),
+    _ts("due_at", nullable=True),
+    _ts("created_at"),
+    _ts("queued_at"),
+    _ts("pushed_at", nullable=True),
+    _ts("started_at", nullable=True),
+    _ts("finished_at", nullable=True),
+    _ts("next_retry_at", nullable=True),
+    _ts("lease_until", nullable=True),
+    UniqueConstraint("schedule_key", "due_at"),
+    Index("ix_lb_job_run_status", "status", "id"),
+)
+#: Small partial indexes for the sweeper: queued runs to (re)push, retries coming due, running
+#: runs whose lease ran out (their worker died).
+Index("ix_lb_job_run_queued", job_run.c.pushed_at,
+      postgresql_where=job_run.c.status == "queued", sqlite_where=job_run.c.status == "queued")
+Index("ix_lb_job_run_retrying", job_run.c.next_retry_at,
+      postgresql_where=job_run.c.status == "retrying",
+      sqlite_where=job_run.c.status == "retrying")
+Index("ix_lb_job_run_running", job_run.c.lease_until,
+      postgresql_where=job_run.c.status == "running",
+      sqlite_where=job_run.c.status == "running")
+
+#: Cron schedules; the scheduler claims a due one with a compare-and-set on ``next_run_at``.
+schedule = Table(
+    "lb_schedule",
+    platform_metadata,
+    Column("key", String(64), primary_key=True),
+    Column("cron", String(100), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("job", String(200), nullable=False),
+    Column("args", JsonType, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    _ts("last_run_at", nullable=True),
+    _ts("next_run_at", nullable=True),
+    _ts("updated_at"),
+    Index("ix_lb_schedule_next_run_at", "next_run_at"),
+)
+
+
 def make_engine(url: str, **kwargs: object) -> Engine:
     """Create an engine. On SQLite: foreign keys on, WAL so readers never block writers, and
     transactions that SQLAlchemy begins itself (the sqlite3 driver would otherwise commit DDL

@@ -118,8 +118,8 @@ def init_api(app: Flask) -> Api:
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}],
     })
-    from lendbase.api import auth_views, files, lookup, meta, org, records
+    from lendbase.api import auth_views, files, jobs, lookup, meta, org, records, work
 
-    for module in (auth_views, meta, lookup, records, org, files):
+    for module in (auth_views, meta, lookup, records, org, files, jobs, work):
         api.register_blueprint(module.blp)
     return api

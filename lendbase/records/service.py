@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from lendbase import db
 from lendbase.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from lendbase.events import EventType, emit
+from lendbase.events.model import record_event
 from lendbase.forms.compile import CompiledForm, CompiledSchema
 from lendbase.forms.messages import message
 from lendbase.forms.model import FieldDef
@@ -316,9 +318,13 @@ class RecordService:
         self._write_children(cf, record_id, {s.key: values.get(s.key, [])
                                              for s in cf.form.subtables}, creating=True)
         shown = self._masked_values(cf, values)
+        created = changed_fields({}, shown)
         write_audit(self.session, form_key=form_key, record_id=record_id, action="create",
                     record_version=1, actor_id=self.actor.user_id, at=now,
-                    changes=changed_fields({}, shown))
+                    changes=created)
+        emit(self.session, record_event(
+            EventType.RECORD_CREATED, form_key, record_id, created, actor_id=self.actor.user_id,
+            at=now, omit_values=tuple(s.key for s in cf.form.subtables)))
         return self.get(form_key, record_id)
 
     def get(self, form_key: str, record_id: int) -> dict[str, Any]:
@@ -390,6 +396,10 @@ class RecordService:
         write_audit(self.session, form_key=form_key, record_id=record_id, action="update",
                     record_version=new_version, actor_id=self.actor.user_id, at=now,
                     changes=masked_changes)
+        emit(self.session, record_event(
+            EventType.RECORD_UPDATED, form_key, record_id, masked_changes,
+            actor_id=self.actor.user_id, at=now,
+            omit_values=tuple(s.key for s in cf.form.subtables)))
         return self.get(form_key, record_id)
 
     def _unmask_unchanged_cells(self, cf: CompiledForm, record_id: int,
@@ -430,10 +440,15 @@ class RecordService:
                                    cf.table.c.version == row["version"]), form_key)
         if count != 1:
             raise Conflict(f"{form_key} record {record_id} was changed meanwhile; reload it")
+        now = self.clock()
+        removed = {k: [v, None] for k, v in jsonable(snapshot).items()}
         write_audit(self.session, form_key=form_key, record_id=record_id, action="delete",
                     record_version=row["version"], actor_id=self.actor.user_id,
-                    at=self.clock(),
-                    changes={k: [v, None] for k, v in jsonable(snapshot).items()})
+                    at=now, changes=removed)
+        emit(self.session, record_event(
+            EventType.RECORD_DELETED, form_key, record_id, removed,
+            actor_id=self.actor.user_id, at=now,
+            omit_values=tuple(s.key for s in cf.form.subtables)))
 
     # --- queries ---------------------------------------------------------------------------
     def _list_query(self, cf: CompiledForm, access: FormAccess,
@@ -445,7 +460,8 @@ class RecordService:
         hidden = access.hidden_fields
         keys = q.parse_sort(cf.form, order_by, hidden_fields=hidden)
         conditions: list[Any] = [scope_clause(self.actor, access, cf.table)]
-        clause = q.filter_clause(cf.form, cf.table, where, hidden_fields=hidden)
+        clause = q.filter_clause(cf.form, cf.table, where, hidden_fields=hidden,
+                                 now=self.clock())
         if clause is not None:
             conditions.append(clause)
         if search and search.strip():

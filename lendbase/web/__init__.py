@@ -20,15 +20,18 @@ from lendbase.web.errors import register_page_error_handlers
 from lendbase.web.files import files_bp
 from lendbase.web.home_views import home_bp, nav_for_request
 from lendbase.web.i18n import HTML_LANG, current_lang, pick, translate
+from lendbase.web.jobs_views import jobs_bp
 from lendbase.web.list_views import lists_bp
 from lendbase.web.record_views import records_bp
 from lendbase.web.static import init_static, static_bp
+from lendbase.web.work_views import work_bp
 
 __all__ = ["csrf", "init_web"]
 
 csrf = CSRFProtect()
 
-PAGE_BLUEPRINTS = (auth_bp, home_bp, lists_bp, records_bp, files_bp, admin_bp)
+PAGE_BLUEPRINTS = (auth_bp, home_bp, lists_bp, records_bp, files_bp, admin_bp, jobs_bp,
+                   work_bp)
 
 # Blueprints are module objects shared by every app a process creates (tests create many), so
 # their error handlers are attached once, here, before any registration.
