@@ -75,22 +75,27 @@ def test_design_publish_fill_fix_save_and_find(server: str, browser) -> None:
     page.fill("#prop-key", "amount")
     page.press("#prop-key", "Tab")
     page.check("#prop-required")
-    label_field(page, "select", "评级", "Rating")
-    page.fill("#prop-key", "rating")
-    page.press("#prop-key", "Tab")
+    label_field(page, "select", "评级", "Rating")  # the key follows the English label: rating
+    # options: edit the first, then add a third; the edit survives the add
+    page.locator("#options-editor [data-option='0'][data-part='zh']").fill("优")
+    page.locator("#options-editor [data-option='0'][data-part='en']").fill("Good")
+    page.locator("#options-editor [data-option='0'][data-part='value']").fill("good")
+    page.locator("#options-editor [data-option='0'][data-part='value']").press("Tab")
+    page.click("#add-option")
+    page.locator("#options-editor [data-option='2'][data-part='zh']").fill("差")
+    page.locator("#options-editor [data-option='2'][data-part='en']").fill("Poor")
+    page.locator("#options-editor [data-option='2'][data-part='en']").press("Tab")
+    page.click("#options-editor .bc-option[data-index='1'] button[aria-label^='删除']")
+    assert page.evaluate("() => window.lbBuilder.field('rating').options") == [
+        {"value": "good", "label": {"zh": "优", "en": "Good"}},
+        {"value": "option_3", "label": {"zh": "差", "en": "Poor"}}]
     label_field(page, "date", "走访日期", "Visit date")
     page.fill("#prop-key", "visited_on")
     page.press("#prop-key", "Tab")
     label_field(page, "phone", "担保人电话", "Guarantor phone")
-    page.fill("#prop-key", "guarantor_phone")
-    page.press("#prop-key", "Tab")
     page.check("#prop-required")
     label_field(page, "integer", "员工人数", "Staff")
-    page.fill("#prop-key", "staff")
-    page.press("#prop-key", "Tab")
     label_field(page, "subtable", "走访人员", "Visitors")
-    page.fill("#prop-key", "visitors")
-    page.press("#prop-key", "Tab")
     # the sub-table is designed in place: a money column dragged from the same palette
     drag(page, page.locator("#palette [data-new-type='money']"),
          page.locator("#canvas .bc-subfields[data-sub='visitors']"))
@@ -135,12 +140,12 @@ def test_design_publish_fill_fix_save_and_find(server: str, browser) -> None:
     page.press("[name='amount']", "Tab")
     expect(phone_box).to_be_visible()
     page.fill("[name='guarantor_phone']", "1380013")  # too short: not a mobile number
-    page.select_option("[name='rating']", "b")
+    page.select_option("[name='rating']", "option_3")
     page.fill("[name='visited_on']", "2026-11-20")
     page.fill("[name='staff']", "120")
     page.click("[data-subtable=visitors] [data-add-row]")
     page.fill("input[name='visitors.0.item']", "王经理")
-    page.fill("input[name='visitors.0.money']", "350.50")
+    page.fill("input[name='visitors.0.travel_cost']", "350.50")
     page.click("#save")
     expect(page.locator("#error-summary")).to_be_visible()
     field_error = page.locator("[data-lb-field='guarantor_phone'] .invalid-feedback")
@@ -162,8 +167,10 @@ def test_design_publish_fill_fix_save_and_find(server: str, browser) -> None:
         compiled = state.registry.schema(session)[FORM]
         saved = session.execute(select(compiled.table)).mappings().one()
         rows = session.execute(select(compiled.child_tables["visitors"])).mappings().all()
-    assert saved["guarantor_phone"] == "13800138000" and str(saved["amount"]) == "800000.00"
-    assert saved["staff"] == 120 and saved["rating"] == "b"
-    assert [(r["item"], str(r["money"])) for r in rows] == [("王经理", "350.50")]
+    # a phone number is personal information: encrypted at rest by default, shown masked
+    assert saved["guarantor_phone"] and "13800138000" not in saved["guarantor_phone"]
+    assert str(saved["amount"]) == "800000.00"
+    assert saved["staff"] == 120 and saved["rating"] == "option_3"
+    assert [(r["item"], str(r["travel_cost"])) for r in rows] == [("王经理", "350.50")]
     assert errors == []
     context.close()

@@ -306,7 +306,12 @@ def test_label_layout_and_permission_changes_are_metadata_only() -> None:
     assert not plan.changes_schema and not plan.needs_confirmation
     form_level = [op for op in plan.operations if op.key is None][0]
     assert set(form_level.what) == {"label", "layout", "permissions"}
-    assert "metadata only" in form_level.describe("en") and "仅元数据" in form_level.describe("zh")
+    # in words for people: the properties by name, and that the data is not touched
+    en, zh = form_level.describe("en"), form_level.describe("zh")
+    assert "the data stays as it is" in en and "数据不受影响" in zh
+    assert "role permissions" in en and "布局" in zh and "角色权限" in zh
+    field_level = [op for op in plan.operations if op.key == "name"][0]
+    assert field_level.describe("zh") == "“Full name（中）”：名称有变化，数据不受影响"
 
 
 # --- sub-tables ---------------------------------------------------------------------------------

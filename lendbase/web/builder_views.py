@@ -142,6 +142,15 @@ def _published_forms(lang: str) -> list[dict[str, Any]]:
             for v in MetadataStore(db_session(), None).all_published(KIND)]
 
 
+def _field_keys(doc: Mapping[str, Any]) -> list[str]:
+    """The keys of a form document's fields, sub-table columns as ``table.column``."""
+    keys = []
+    for f in doc.get("fields", ()):
+        keys.append(f["key"])
+        keys += [f"{f['key']}.{c['key']}" for c in f.get("fields", ()) or ()]
+    return keys
+
+
 def _js_strings(lang: str, prefix: str = _JS_PREFIX) -> dict[str, str]:
     return {k[len(prefix):]: translate(k, lang) for k in MESSAGES if k.startswith(prefix)}
 
@@ -164,6 +173,8 @@ def builder_page(key: str) -> Any:
         "doc": draft.doc,
         "lock_version": draft.lock_version,
         "published_version": latest.version if latest else None,
+        # keys with data behind them: a label edit never renames these (state.keyFromLabel)
+        "published_keys": _field_keys(latest.doc) if latest else [],
         "published_forms": _published_forms(lang),
         "field_types": field_types(),
         "roles": [{"key": r.key, "label": dict(r.label), "is_superuser": r.is_superuser}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import current_app, has_request_context, session
+from flask import current_app, has_request_context, request, session
 
 LANGUAGES = ("zh", "en")
 HTML_LANG = {"zh": "zh-CN", "en": "en"}
@@ -18,6 +18,7 @@ HTML_LANG = {"zh": "zh-CN", "en": "en"}
 MESSAGES: dict[str, dict[str, str]] = {
     # chrome
     "app_name": {"zh": "LendBase 信贷平台", "en": "LendBase Lending Platform"},
+    "brand_sub": {"zh": "信贷平台", "en": "Lending"},
     "home": {"zh": "首页", "en": "Home"},
     "logout": {"zh": "退出登录", "en": "Sign out"},
     "language": {"zh": "语言", "en": "Language"},
@@ -212,6 +213,11 @@ def current_lang() -> str:
         lang = session.get("lang")
         if lang in LANGUAGES:
             return str(lang)
+        # no choice made yet (e.g. on the login page): the browser's preference, if we speak it
+        if request.accept_languages:
+            best = request.accept_languages.best_match(list(LANGUAGES))
+            if best:
+                return str(best)
     return default
 
 
@@ -321,6 +327,13 @@ MESSAGES.update({
     "b_max_size_mb": {"zh": "最大文件大小（MB）", "en": "Maximum file size (MB)"},
     "b_mask": {"zh": "脱敏方式", "en": "Mask style"},
     "b_title_field": {"zh": "标题字段", "en": "Title field"},
+    "b_drop_column": {"zh": "把字段类型拖到这里，即可添加一列",
+                      "en": "Drop a field type here to add a column"},
+    "b_flag_conditional": {"zh": "满足条件时才显示", "en": "Shown only when its condition holds"},
+    "b_flag_sensitive": {"zh": "敏感信息：加密存储、脱敏显示",
+                         "en": "Sensitive: stored encrypted, shown masked"},
+    "b_flag_indexed": {"zh": "已建索引：按此字段筛选和排序更快",
+                       "en": "Indexed: fast to filter and sort by"},
     "b_list_settings": {"zh": "列表页", "en": "List page"},
     "b_list_columns": {"zh": "显示的列（拖动排序）", "en": "Columns shown (drag to order)"},
     "b_list_columns_hint": {"zh": "员工在列表页看到的列、默认排序和筛选条件。",
@@ -494,7 +507,8 @@ MESSAGES.update({
     "b_blocking": {"zh": "有无法转换的数据：请在下方填写回填规则后重新检查。",
                    "en": "Some values would not convert: say what they become below, then "
                          "check again."},
-    "b_backfill": {"zh": "回填规则", "en": "Backfill"},
+    "b_backfill": {"zh": "处理已有数据", "en": "Existing values"},
+    "b_backfill_new": {"zh": "为已有记录填值（可选）", "en": "Fill in existing records (optional)"},
     "b_backfill_map": {"zh": "逐个替换（每行：旧值 => 新值）",
                        "en": "Replace values (one per line: old => new)"},
     "b_backfill_else": {"zh": "其他无法转换的值改为（留空则清空）",

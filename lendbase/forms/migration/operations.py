@@ -651,16 +651,51 @@ class MetadataOnly(Operation):
         return self.key
 
     def describe(self, lang: str = "en") -> str:
-        what = ", ".join(self.what)
+        names = [_PROPERTY_NAMES.get(w, {}).get(lang, w) for w in self.what]
         if self.key is None:
-            return _text(lang, f"form settings change ({what}); metadata only",
-                         f"表单设置变更（{'、'.join(self.what)}），仅元数据")
+            return _text(lang, f"form settings: {', '.join(names)} change; the data stays as it is",
+                         f"表单设置：{'、'.join(names)}有变化，数据不受影响")
         text = label_of(self.label, lang, self.key)
         if self.at.subtable:
             text = f"{label_of(self.at.subtable_label, lang, self.at.subtable)} › {text}"
         n = f"“{text}”" if lang == "zh" else f"'{text}'"
-        return _text(lang, f"{n}: {what} changes; metadata only",
-                     f"{n}：{'、'.join(self.what)}变更，仅元数据")
+        return _text(lang, f"{n}: {', '.join(names)} change; the data stays as it is",
+                     f"{n}：{'、'.join(names)}有变化，数据不受影响")
+
+
+#: What a changed property is called in the plan, for people rather than programmers.
+_PROPERTY_NAMES: dict[str, dict[str, str]] = {
+    "label": {"en": "label", "zh": "名称"},
+    "help": {"en": "help text", "zh": "帮助说明"},
+    "description": {"en": "description", "zh": "说明"},
+    "icon": {"en": "icon", "zh": "图标"},
+    "layout": {"en": "layout", "zh": "布局"},
+    "list": {"en": "list page", "zh": "列表页设置"},
+    "permissions": {"en": "role permissions", "zh": "角色权限"},
+    "title_field": {"en": "title field", "zh": "标题字段"},
+    "visible_when": {"en": "visibility condition", "zh": "显示条件"},
+    "options": {"en": "options", "zh": "选项"},
+    "required": {"en": "required", "zh": "必填"},
+    "readonly": {"en": "read-only", "zh": "只读"},
+    "default": {"en": "default value", "zh": "默认值"},
+    "min": {"en": "minimum", "zh": "最小值"},
+    "max": {"en": "maximum", "zh": "最大值"},
+    "min_length": {"en": "minimum length", "zh": "最短长度"},
+    "max_length": {"en": "maximum length", "zh": "最大长度"},
+    "pattern": {"en": "format pattern", "zh": "格式规则"},
+    "mask": {"en": "mask style", "zh": "脱敏方式"},
+    "searchable": {"en": "searchable", "zh": "可搜索"},
+    "min_rows": {"en": "minimum rows", "zh": "最少行数"},
+    "max_rows": {"en": "maximum rows", "zh": "最多行数"},
+    "min_items": {"en": "minimum choices", "zh": "最少选择项"},
+    "max_items": {"en": "maximum choices", "zh": "最多选择项"},
+    "max_size_mb": {"en": "maximum file size", "zh": "文件大小上限"},
+    "accept": {"en": "accepted file types", "zh": "允许的文件类型"},
+    "formula": {"en": "formula", "zh": "公式"},
+    "format": {"en": "number format", "zh": "编号格式"},
+    "level": {"en": "region level", "zh": "区划级别"},
+    "on_delete": {"en": "on delete", "zh": "删除关联记录时"},
+}
 
 
 @dataclass(frozen=True)

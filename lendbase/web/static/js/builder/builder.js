@@ -189,8 +189,15 @@ function planView(plan, backfill) {
 
 function backfillEditor(op, current) {
   const id = `bf-${op.path.replace(/\W/g, '_')}`;
+  // named by the field's label, as the admin knows it; a new field's fill is optional
+  const [top, sub] = op.path.split('.');
+  const f = state.field(top);
+  const column = sub ? (f?.fields || []).find((c) => c.key === sub) : null;
+  const name = [f ? pickLabel(f.label, boot.lang, top) : top, column ? pickLabel(column.label, boot.lang, sub) : '']
+    .filter(Boolean).join(' › ');
+  const title = op.kind === 'add_field' ? t.backfill_new : t.backfill;
   const group = el('details', {class: 'mt-2', 'data-backfill': op.path, open: op.blocking ? true : undefined},
-    el('summary', {class: 'small'}, `${t.backfill}: `, el('code', {}, op.path)));
+    el('summary', {class: 'small'}, `${title}: `, el('strong', {}, name)));
   const mapText = Object.entries(current.map || {}).map(([k, v]) => `${k} => ${v ?? ''}`).join('\n');
   group.append(
     el('label', {class: 'form-label small mb-0', for: `${id}-map`}, t.backfill_map),
@@ -222,6 +229,7 @@ async function dryRun(backfill = {}) {
     return;
   }
   lastPlan = result.data;
+  for (const again of ['#publish-note-box', '#publish-now']) $(again).hidden = false;
   body.replaceChildren(planView(result.data, backfill));
   $('#check-again').hidden = !body.querySelector('[data-backfill]');
   const confirmBox = $('#confirm-box');
@@ -246,7 +254,9 @@ async function publish() {
       icon('check-circle'), ' ', format(t.published_ok, {n}), ' ',
       el('a', {class: 'alert-link', href: boot.urls.records_new, id: 'open-entry-form'}, t.open_form)));
     $('#confirm-box').hidden = true;
+    for (const done of ['#publish-note-box', '#check-again', '#publish-now']) $(done).hidden = true;
     boot.published_version = n;
+    boot.published_keys = state.doc.fields.flatMap((x) => [x.key, ...(x.fields || []).map((c) => `${x.key}.${c.key}`)]);
     $('#published-badge').textContent = format(t.published_v, {n});
     $('#published-badge').className = 'badge text-bg-success';
     return;

@@ -68,7 +68,7 @@ export class Canvas {
       'data-select-section': `${t}:${s}`, 'aria-pressed': String(selected)},
     icon('grip-vertical bc-handle'), ' ',
     el('span', {class: 'bc-section-label'}, pickLabel(section.label, lang, section.key)),
-    el('code', {class: 'ms-2 small text-body-secondary'}, section.key),
+    el('code', {class: 'ms-2 small text-body-secondary'}, section.key), this.flags(section),
     el('span', {class: 'badge text-bg-light border ms-auto'}, `${this.t.columns}: ${columns}`)));
     const list = el('div', {class: `bc-fields bc-cols-${columns}`, 'data-tab': t, 'data-section': s,
       'data-empty': this.t.drop_here});
@@ -78,6 +78,18 @@ export class Canvas {
     }
     box.append(list);
     return box;
+  }
+
+  /** Small icons, each with a tooltip: shown under a condition, encrypted, indexed, required. */
+  flags(f) {
+    const t = this.t;
+    const flag = (name, title, extra = '') => el('i', {class: `bi bi-${name} ms-1 bc-flag ${extra}`,
+      title, 'aria-label': title, role: 'img'});
+    return [
+      f.visible_when ? flag('eye-slash', t.flag_conditional, 'bc-flag-conditional') : '',
+      f.sensitive ? flag('shield-lock', t.flag_sensitive) : '',
+      f.indexed ? flag('lightning', t.flag_indexed) : '',
+    ];
   }
 
   fieldCard(f, lang, errorCount) {
@@ -94,11 +106,10 @@ export class Canvas {
       f.required ? el('span', {class: 'text-danger ms-1', title: this.t.required}, '*') : '',
       errorCount ? el('span', {class: 'badge rounded-pill text-bg-danger ms-1'}, String(errorCount)) : '');
     card.append(head, el('div', {class: 'bc-field-meta'},
-      el('code', {}, f.key), ' · ', this.t[`type_${f.type}`] || f.type,
-      f.sensitive ? icon('shield-lock ms-1') : '', f.indexed ? icon('lightning ms-1') : ''));
+      el('code', {}, f.key), ' · ', this.t[`type_${f.type}`] || f.type, this.flags(f)));
     if (f.type === 'subtable') {
       const subs = el('div', {class: 'bc-subfields', 'data-sub': f.key,
-        'data-empty': this.t.drop_here});
+        'data-empty': this.t.drop_column, 'data-hint': this.t.drop_column});
       for (const c of f.fields || []) {
         const on = sel.type === 'field' && sel.key === f.key && sel.sub === c.key;
         const subError = st.errors.some((e) => e.fieldKey === f.key && e.subKey === c.key);

@@ -119,6 +119,7 @@ export class PropertyPanel {
         const next = {...(value || {}), [lang]: input.value.trim()};
         value = next;
         if (!required && !next.zh && !next.en) onChange(undefined);
+        else if (!required) onChange({zh: next.zh || next.en, en: next.en || next.zh});  // one language serves both
         else onChange({zh: next.zh || '', en: next.en || ''});
       });
       return input;
@@ -225,7 +226,11 @@ export class PropertyPanel {
         icon('arrow-left'), ' ', pickLabel(st.field(st.selection.key).label, st.boot.lang)));
     }
     parts.push(this.heading(`${t[`type_${f.type}`] || f.type}`, f.key));
-    parts.push(this.i18nPair('label', t.label, f.label, set('label')));
+    parts.push(this.i18nPair('label', t.label, f.label, (v) => {
+      const key = st.selectedField()?.key;
+      st.setFieldProp('label', v);
+      if (st.selectedField()?.key !== key) this.render();  // a new field's key followed its label
+    }));
     parts.push(this.group('key', t.key, this.textInput('key', f.key, (v, input) => {
       if (!isKey(v)) {
         input.classList.add('is-invalid');
@@ -329,6 +334,9 @@ export class PropertyPanel {
     const st = this.state;
     const t = this.t;
     const options = f.options || [];
+    // The list as it is now: typing into an option commits without redrawing the panel, so
+    // a list captured when the panel was drawn would undo those edits on add / remove / drag.
+    const current = () => JSON.parse(JSON.stringify(st.selectedField()?.options || []));
     const update = (next) => st.setFieldProp('options', next.length ? next : undefined, 'props-structure');
     const list = el('div', {class: 'bc-options', id: 'options-editor'});
     options.forEach((o, i) => {
@@ -346,7 +354,7 @@ export class PropertyPanel {
       };
       const remove = el('button', {type: 'button', class: 'btn btn-sm btn-outline-secondary',
         'aria-label': `${t.delete} ${o.value}`, title: t.delete}, icon('x-lg'));
-      remove.addEventListener('click', () => update(options.filter((_, j) => j !== i)));
+      remove.addEventListener('click', () => update(current().filter((_, j) => j !== i)));
       list.append(el('div', {class: 'bc-option input-group input-group-sm mb-1', 'data-index': i},
         el('span', {class: 'input-group-text bc-handle', title: '⇅'}, icon('grip-vertical')),
         input('value', o.value, t.option_value), input('zh', o.label?.zh, '中文', 'zh-CN'),
@@ -356,16 +364,18 @@ export class PropertyPanel {
       handle: '.bc-handle', animation: 120, forceFallback: true,
       onEnd: () => {
         const order = [...list.querySelectorAll('.bc-option')].map((r) => Number(r.dataset.index));
-        setTimeout(() => update(order.map((i) => options[i])), 0);
+        const now = current();
+        setTimeout(() => update(order.map((i) => now[i])), 0);
       },
     }));
     const add = el('button', {type: 'button', class: 'btn btn-sm btn-outline-primary', id: 'add-option'},
       icon('plus-lg'), ' ', t.add_option);
     add.addEventListener('click', () => {
-      const taken = new Set(options.map((o) => o.value));
-      let n = options.length + 1;
+      const now = current();
+      const taken = new Set(now.map((o) => o.value));
+      let n = now.length + 1;
       while (taken.has(`option_${n}`)) n++;
-      update([...options, {value: `option_${n}`, label: {zh: `选项${n}`, en: `Option ${n}`}}]);
+      update([...now, {value: `option_${n}`, label: {zh: `选项${n}`, en: `Option ${n}`}}]);
     });
     const invalid = this.errorsFor('options').length;
     return el('div', {class: `mb-2 bc-prop${invalid ? ' bc-prop-invalid' : ''}`, 'data-prop-group': 'options'},

@@ -331,9 +331,32 @@ export class BuilderState {
         renameField(doc, this, f, value);
         return;
       }
+      const before = f[prop];
       if (value === undefined || value === '' || value === null) delete f[prop];
       else f[prop] = value;
+      if (prop === 'label') this.keyFromLabel(doc, f, before?.en);
     }, source);
+  }
+
+  /**
+   * A field still under the key it was given when dropped ("money", "money_2") and never
+   * published takes its key from its English label ("Loan amount" -> loan_amount), so a
+   * newcomer need not invent keys. Published keys never change this way: data lives under them.
+   */
+  keyFromLabel(doc, f, previousEn) {
+    const s = this.selection;
+    const en = f.label?.en;
+    if (!en || en === previousEn) return;
+    // the key still follows: the drop-time key, or the one an earlier English label gave
+    const follows = (stem) => stem && new RegExp(`^${stem}(_\\d+)?$`).test(f.key);
+    if (!follows(f.type) && !follows(keyStem(previousEn || ''))) return;
+    if (!s.sub && (this.boot.published_keys || []).includes(f.key)) return;
+    if (s.sub && (this.boot.published_keys || []).includes(`${s.key}.${f.key}`)) return;
+    const stem = keyStem(en);
+    if (!isKey(stem) || stem === f.key) return;
+    const siblings = s.sub ? (this.field(s.key)?.fields || []) : doc.fields;
+    const taken = new Set(siblings.filter((x) => x !== f).map((x) => x.key));
+    renameField(doc, this, f, this.uniqueKey(stem, taken));
   }
 
   setSectionProp(prop, value, source = 'props') {
@@ -382,11 +405,15 @@ export function newField(type, key, boot) {
   const f = {key, type, label: {zh: names.zh, en: names.en}};
   const option = (value, zh, en) => ({value, label: {zh, en}});
   if (type === 'select' || type === 'multiselect') {
-    f.options = [option('a', '选项一', 'Option 1'), option('b', '选项二', 'Option 2')];
+    f.options = [option('option_1', '选项1', 'Option 1'), option('option_2', '选项2', 'Option 2')];
   } else if (type === 'reference') {
     f.target = (boot.published_forms[0] || {key: boot.key}).key;
   } else if (type === 'subtable') {
     f.fields = [{key: 'item', type: 'text', label: {zh: '名称', en: 'Name'}}];
+  } else if (type === 'id_number' || type === 'phone') {
+    // Personal information (PIPL): stored encrypted and shown masked unless switched off.
+    f.sensitive = true;
+    f.mask = type;
   } else if (type === 'auto_number') {
     f.format = 'NO-{YYYY}-{SEQ:6}';
   } else if (type === 'computed') {
@@ -456,6 +483,12 @@ function renameField(doc, state, f, newKey) {
 }
 
 export const isKey = (value) => KEY_RE.test(value);
+
+/** A key from an English label: "Loan amount (CNY)" -> loan_amount_cny ('' when none fits). */
+export function keyStem(label) {
+  return String(label).toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '_')
+    .replace(/^[0-9_]+/, '').slice(0, 40).replace(/_+$/, '');
+}
 
 /**
  * Attach each save error (JSON pointer -> messages) to what it concerns in ``doc``:
