@@ -11,6 +11,7 @@ import base64
 import binascii
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -42,7 +43,7 @@ class Settings:
         return self.var_dir / "files"
 
 
-def _read_or_create_secret(path: Path, factory: callable) -> str:  # type: ignore[valid-type]
+def _read_or_create_secret(path: Path, factory: Callable[[], str]) -> str:
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)

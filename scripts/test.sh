@@ -18,5 +18,5 @@ if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "noto sans cjk
   fi
 fi
 .venv/bin/ruff check lendbase apps tests bench migrations
-.venv/bin/mypy lendbase/forms lendbase/meta lendbase/conditions lendbase/security lendbase/records lendbase/auth lendbase/jobs
+.venv/bin/mypy lendbase/forms lendbase/meta lendbase/conditions lendbase/security lendbase/records lendbase/auth lendbase/jobs lendbase/events lendbase/work
 exec .venv/bin/pytest -q -p no:cacheprovider "$@"

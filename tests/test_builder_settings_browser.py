@@ -171,7 +171,8 @@ def test_list_settings_permissions_and_keyboard_moves(server: str, browser) -> N
     page.fill("[name='opened_on']", "2024-05-06")
     page.click("#save")
     page.goto(f"{server}/f/{FORM}")
-    headers = page.eval_on_selector_all("table thead th", "els => els.map(e => e.textContent.trim())")
+    headers = page.eval_on_selector_all("table thead th",
+                                        "els => els.map(e => e.textContent.trim())")
     assert [h for h in headers if h][:3] == ["名称", "开业日期", "城市"], headers
     expect(page.locator("#flt-city")).to_have_count(1)  # the filter chosen in the builder
     expect(page.locator("#flt-head_count")).to_have_count(0)

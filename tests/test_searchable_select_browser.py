@@ -38,7 +38,8 @@ def server(tmp_path_factory) -> Iterator[str]:
                  "required": True},
                 {"key": "city", "type": "select", "label": {"zh": "城市", "en": "City"},
                  "required": True,
-                 "options": [{"value": v, "label": {"zh": zh, "en": en}} for v, zh, en in CITIES]}]})
+                 "options": [{"value": v, "label": {"zh": zh, "en": en}}
+                             for v, zh, en in CITIES]}]})
         publish_form(session, None, FORM, confirm=True)
     try:
         with serving(app) as url:

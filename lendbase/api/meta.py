@@ -11,6 +11,7 @@ from lendbase.api import schemas as s
 from lendbase.api.auth import api_actor, require_admin
 from lendbase.app import check_ids, parse_id
 from lendbase.errors import MetadataError, NotFound
+from lendbase.meta.kinds import SPECS, publisher
 from lendbase.meta.store import MetadataStore
 from lendbase.web.context import db_session
 
@@ -92,11 +93,11 @@ def save_draft(body: dict[str, Any], kind: str, key: str) -> Any:
                   description="risky changes not confirmed, or values that would not convert")
 def publish(args: dict[str, Any], body: dict[str, Any], kind: str, key: str) -> Any:
     actor = require_admin()
-    if kind != "forms":
-        raise NotFound(f"publishing {kind} arrives with its own issue; only forms publish today")
-    from lendbase.forms.publish import publish_form
-
-    result = publish_form(db_session(), actor.user_id, key, dry_run=args["dry_run"],
+    publish_kind = publisher(kind)
+    if publish_kind is None:
+        raise NotFound(f"publishing {kind} arrives with its own issue; documents that publish "
+                       "today: " + ", ".join(k for k in SPECS if SPECS[k].publisher))
+    result = publish_kind(db_session(), actor.user_id, key, dry_run=args["dry_run"],
                           confirm=args["confirm"], backfill=(body or {}).get("backfill"),
                           note=(body or {}).get("note"), lang=args["lang"])
     return result.to_dict(args["lang"])

@@ -14,19 +14,19 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from lendbase.errors import MetadataError
+from lendbase.meta.kinds import KINDS, SPECS, semantic_check
 
-KINDS = ("forms", "flows", "rules", "segments", "reports", "dashboards")
-#: Kinds that have a meta-schema today; the others arrive with their issues.
-SCHEMA_FILES = {"forms": "form.schema.json"}
+__all__ = ["KINDS", "pointer", "schema_errors", "validate_document"]
 
 
 @cache
 def _validator(kind: str) -> Draft202012Validator:
-    name = SCHEMA_FILES.get(kind)
+    spec = SPECS.get(kind)
+    name = spec.schema_file if spec else None
     if name is None:
         raise MetadataError(
             f"documents of kind {kind!r} are not supported yet; supported: "
-            + ", ".join(sorted(SCHEMA_FILES))
+            + ", ".join(sorted(SPECS))
         )
     text = resources.files("lendbase.meta").joinpath(f"schemas/{name}").read_text("utf-8")
     schema = json.loads(text)
@@ -76,10 +76,9 @@ def schema_errors(kind: str, doc: Any) -> dict[str, list[str]]:
 def validate_document(kind: str, doc: Any) -> None:
     """Raise ``MetadataError`` listing every problem of ``doc`` (meta-schema, then semantics)."""
     errors = schema_errors(kind, doc)
-    if not errors and kind == "forms":
-        from lendbase.forms.model import semantic_errors
-
-        errors = semantic_errors(doc)
+    check = semantic_check(kind)
+    if not errors and check is not None:
+        errors = check(doc)
     if errors:
         count = sum(len(v) for v in errors.values())
         raise MetadataError(f"the {kind[:-1]} document has {count} problem(s)", errors)

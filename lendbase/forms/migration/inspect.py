@@ -219,9 +219,9 @@ def _with_titles(session: Session, compiled: CompiledForm,
     key = compiled.form.title_field
     title = compiled.form.field(key) if key and compiled.form.has_field(key) else None
     ids = {s.record_id for r in reports for s in r.samples}
-    if title is None or title.sensitive or not ids or key not in compiled.table.c:
+    if title is None or title.sensitive or not ids or title.key not in compiled.table.c:
         return reports
-    column = compiled.table.c[key]
+    column = compiled.table.c[title.key]
     titles = {rid: str(value) for rid, value in session.execute(
         select(compiled.table.c.id, column).where(compiled.table.c.id.in_(sorted(ids))))
         if value is not None}
