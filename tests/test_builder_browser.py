@@ -6,6 +6,8 @@ new fields. Screenshots go to artifacts/screenshots/builder-*.png."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -209,6 +211,13 @@ def test_build_save_preview_publish_and_enter_a_record(server: str, browser) -> 
     expect(page.locator("#plan-modal")).to_be_hidden()
     page.click("#versions")
     expect(page.locator("#versions-table tbody tr")).to_have_count(2)
+    # who published, and when in the platform's zone (Asia/Shanghai, as on record pages)
+    first = page.locator("#versions-table tbody tr").last
+    expect(first).to_contain_text("系统管理员")
+    with _STATE["state"].sessions.begin() as session:
+        at = MetadataStore(session, None).published("forms", "loan_memo", 1).published_at
+    shown = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(ZoneInfo("Asia/Shanghai"))
+    expect(first).to_contain_text(shown.strftime("%Y/%m/%d %H:%M"))
     page.click("[data-restore='1']")  # the confirm dialog is accepted
     expect(page.locator("#history-modal")).to_be_hidden()
     expect(page.locator("#save-state")).to_contain_text("已将第 1 版恢复为草稿")

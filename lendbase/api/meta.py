@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from flask import request
 from flask_smorest import Blueprint
+from sqlalchemy import func, select
 
+from lendbase import db
 from lendbase.api import schemas as s
 from lendbase.api.auth import api_actor, require_admin
 from lendbase.app import check_ids, parse_id
@@ -107,7 +110,16 @@ def publish(args: dict[str, Any], body: dict[str, Any], kind: str, key: str) -> 
 @blp.response(200, s.MetaVersionSummary(many=True))
 def versions(kind: str, key: str) -> Any:
     api_actor()
-    return MetadataStore(db_session(), None).versions(kind, key)
+    found = MetadataStore(db_session(), None).versions(kind, key)
+    ids = {v.published_by for v in found if v.published_by is not None}
+    names = dict(db_session().execute(
+        select(db.user.c.id, func.coalesce(db.user.c.display_name, db.user.c.username))
+        .where(db.user.c.id.in_(sorted(ids)))).all()) if ids else {}
+    return [{"version": v.version, "checksum": v.checksum, "note": v.note,
+             "published_by": v.published_by, "published_by_name": names.get(v.published_by),
+             # stored in UTC (SQLite keeps no offset): say so, so clients show local time
+             "published_at": v.published_at if v.published_at.tzinfo
+             else v.published_at.replace(tzinfo=UTC)} for v in found]
 
 
 @blp.route("/<kind>/<key>/versions/<int:number>")

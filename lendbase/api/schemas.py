@@ -63,6 +63,7 @@ class MetaVersionSummary(Schema):
     checksum = fields.String()
     note = fields.String(allow_none=True)
     published_by = fields.Integer(allow_none=True)
+    published_by_name = fields.String(allow_none=True, dump_only=True)
     published_at = fields.DateTime()
 
 

@@ -21,6 +21,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from lendbase.auth.org import list_roles
 from lendbase.errors import Conflict, LendBaseError, MetadataError, PermissionDenied
 from lendbase.forms.model import check_form
+from lendbase.forms.values import DEFAULT_TZ
 from lendbase.meta.store import MetadataStore
 from lendbase.records.permissions import Actor, access_for
 from lendbase.web.context import compiled_schema, current_actor, db_session, record_service
@@ -183,6 +184,7 @@ def builder_page(key: str) -> Any:
         "labels": {"new_section": MESSAGES["b_new_section"], "new_tab": MESSAGES["b_new_tab"],
                    "first_tab": {"zh": "基本信息", "en": "Basics"}},
         "lang": lang,
+        "tz": DEFAULT_TZ.key,  # times are shown in the platform's zone, as on record pages
         "strings": _js_strings(lang),
         "condition_strings": condition_builder_strings(lang),
         "urls": {

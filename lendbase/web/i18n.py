@@ -559,6 +559,7 @@ MESSAGES.update({
     "b_diff_intro": {"zh": "与已发布的第 {n} 版相比：", "en": "Compared with published "
                                                              "version {n}:"},
     "b_published_at": {"zh": "发布于", "en": "Published at"},
+    "b_published_by": {"zh": "发布人", "en": "Published by"},
     "b_plan_ok": {"zh": "可以发布。", "en": "Ready to publish."},
     "b_type_text": {"zh": "单行文本", "en": "Text"},
     "b_type_textarea": {"zh": "多行文本", "en": "Long text"},

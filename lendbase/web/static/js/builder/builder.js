@@ -297,7 +297,8 @@ async function showVersions() {
     body.replaceChildren(el('p', {}, t.no_versions));
   } else {
     const table = el('table', {class: 'table table-sm align-middle', id: 'versions-table'},
-      el('thead', {}, el('tr', {}, el('th', {}, 'v'), el('th', {}, t.published_at), el('th', {}, t.note), el('th', {}))),
+      el('thead', {}, el('tr', {}, el('th', {}, 'v'), el('th', {}, t.published_at), el('th', {}, t.published_by),
+        el('th', {}, t.note), el('th', {}))),
       el('tbody', {}, result.data.map((v) => {
         const restore = el('button', {type: 'button', class: 'btn btn-sm btn-outline-primary', 'data-restore': v.version},
           icon('arrow-counterclockwise'), ' ', t.restore);
@@ -312,12 +313,21 @@ async function showVersions() {
             body.prepend(el('div', {class: 'alert alert-danger'}, errorMessage(done)));
           }
         });
-        return el('tr', {}, el('td', {}, `v${v.version}`), el('td', {class: 'small'}, String(v.published_at || '').replace('T', ' ').slice(0, 19)),
+        return el('tr', {}, el('td', {}, `v${v.version}`), el('td', {class: 'small'}, localTime(v.published_at)),
+          el('td', {class: 'small'}, v.published_by_name || ''),
           el('td', {class: 'small'}, v.note || ''), el('td', {class: 'text-end'}, restore));
       })));
     body.replaceChildren(table);
   }
   showModal('#history-modal');
+}
+
+/** An ISO timestamp in the platform's time zone (boot.tz), as the record pages show times. */
+function localTime(iso) {
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return String(iso || '');
+  return at.toLocaleString(boot.lang === 'zh' ? 'zh-CN' : 'en-GB', {
+    timeZone: boot.tz, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit'});
 }
 
 function showModal(sel) { if (Modal) Modal.getOrCreateInstance($(sel)).show(); }
