@@ -23,6 +23,6 @@ if [ ! -f var/admin-password ]; then
 fi
 echo
 echo "  Admin login:  admin / $(cat var/admin-password)   (kept in var/admin-password)"
-echo "  Demo users:   am01 ... (account managers), password demo-pass-2026"
+echo "  Demo users:   am01-am12 account managers, ro01-ro03 risk, ap01-ap03 approvers, co01-co04 collectors, fi01-fi02 finance, mg01 manager; password demo-pass-2026"
 echo
 exec .venv/bin/lendbase run --host "${HOST:-127.0.0.1}" --port "${PORT:-5000}"
