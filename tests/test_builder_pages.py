@@ -100,6 +100,27 @@ def test_forms_page_lists_drafts_and_published_versions(site) -> None:
     assert 'href="/admin/forms/memo/builder"' in page.text
 
 
+def test_forms_page_lists_forms_in_their_apps_order(site) -> None:
+    """As the navigation does: each installed app's forms in its order, then the rest."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+
+    state = site.extensions["lendbase"]
+    with state.sessions.begin() as session:
+        session.execute(insert(db.app_install).values(
+            key="office", label=_label("办公", "Office"), version="1", checksum="x",
+            documents={"forms": ["memo", "widget"]}, installed_at=datetime.now(UTC)))
+        MetadataStore(session, None).create("forms", {
+            "key": "aaa_first_by_key", "label": _label("零散", "Loose"),
+            "fields": [{"key": "body", "type": "text", "label": _label("内容", "Body")}]})
+    client = site.test_client()
+    login(client)
+    page = client.get("/admin/forms").text
+    order = re.findall(r'data-form="([a-z_]+)"', page)
+    assert order == ["memo", "widget", "aaa_first_by_key"]
+
+
 def test_only_superusers_reach_the_builder(site) -> None:
     client = site.test_client()
     login(client, "am1")

@@ -26,6 +26,7 @@ from lendbase.meta.store import MetadataStore
 from lendbase.records.permissions import Actor, access_for
 from lendbase.web.context import compiled_schema, current_actor, db_session, record_service
 from lendbase.web.display import Lookups
+from lendbase.web.home_views import app_form_order
 from lendbase.web.i18n import MESSAGES, current_lang, pick, translate
 from lendbase.web.record_views import option_source
 from lendbase.web.widgets import build_form_page, default_values
@@ -94,6 +95,9 @@ def _render_list(errors: Mapping[str, list[str]] | None = None, message: str = "
     rows = []
     for item in MetadataStore(db_session(), None).list_keys(KIND):
         rows.append({**item, "label_text": pick(item.get("label"), lang, item["key"])})
+    # in the order staff see them in the navigation (each app's own order), then the rest
+    position = {key: i for i, key in enumerate(app_form_order(db_session()))}
+    rows.sort(key=lambda r: (position.get(r["key"], len(position)), r["label_text"]))
     return render_template("admin_forms.html", forms=rows, errors=dict(errors or {}),
                            message=message, values=dict(values or {})), status
 

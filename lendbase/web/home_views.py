@@ -62,6 +62,16 @@ def _form_keys(documents: Any) -> list[str]:
     return keys
 
 
+def app_form_order(session: Session) -> list[str]:
+    """Form keys in navigation order: apps by installation, each app's forms in its order."""
+    rows = session.execute(select(db.app_install.c.documents).order_by(
+        db.app_install.c.installed_at, db.app_install.c.key)).scalars()
+    keys: list[str] = []
+    for documents in rows:
+        keys += [k for k in _form_keys(documents) if k not in keys]
+    return keys
+
+
 def navigation(session: Session, schema: CompiledSchema, actor: Actor,
                lang: str) -> list[NavApp]:
     """The installed apps with the published forms the actor may read; other readable forms
