@@ -91,7 +91,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        MAX_CONTENT_LENGTH=settings.upload_max_bytes + 1024 * 1024,
+        # a body may carry the largest file a field accepts, plus the other fields
+        MAX_CONTENT_LENGTH=max(settings.upload_ceiling_bytes, settings.upload_max_bytes)
+        + 1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,
         API_TITLE="LendBase API",
         API_VERSION="v1",

@@ -36,7 +36,10 @@ class Settings:
     default_language: str = "zh"
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
+    #: the limit of a file field that sets no ``max_size_mb`` of its own
     upload_max_bytes: int = 10 * 1024 * 1024
+    #: the largest file any field may accept (a request's body is capped just above it)
+    upload_ceiling_bytes: int = 50 * 1024 * 1024
 
     @property
     def upload_dir(self) -> Path:
@@ -122,6 +125,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     language = env.get("LENDBASE_LANGUAGE", "zh")
     if language not in {"zh", "en"}:
         raise ConfigError(f"LENDBASE_LANGUAGE {language!r} must be 'zh' or 'en'")
+    ceiling_mb = env.get("LENDBASE_MAX_UPLOAD_MB", "50").strip()
+    if not ceiling_mb.isdigit() or not 1 <= int(ceiling_mb) <= 2048:
+        raise ConfigError(f"LENDBASE_MAX_UPLOAD_MB {ceiling_mb!r} must be a whole number of "
+                          "megabytes between 1 and 2048, e.g. 50")
     return Settings(
         database_url=db_url,
         redis_url=_check_redis_url(env.get("REDIS_URL", "").strip()),
@@ -131,4 +138,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         var_dir=var_dir,
         embedded=embedded,
         default_language=language,
+        upload_ceiling_bytes=int(ceiling_mb) * 1024 * 1024,
     )

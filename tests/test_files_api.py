@@ -122,10 +122,11 @@ def test_wrong_type_is_refused_naming_the_file(app) -> None:
 
 def test_too_large_is_refused_and_leaves_nothing(app) -> None:
     client = app.test_client()
-    response = _upload(client, _login(client, "clerk"), b"x" * 20_000, "big.pdf")
+    # 1.5 MB, many chunks past the 0.01 MB limit: the message states the real size
+    response = _upload(client, _login(client, "clerk"), b"x" * 1_572_864, "big.pdf")
     assert response.status_code == 422
     (message,) = response.json["error"]["fields"]["file"]
-    assert "at most 0.01 MB allowed" in message
+    assert message == "the file is 1.5 MB; at most 0.01 MB allowed"
     assert _stored_files(app) == []
     with app.extensions["lendbase"].sessions() as session:
         assert session.execute(select(func.count()).select_from(db.stored_file)).scalar() == 0

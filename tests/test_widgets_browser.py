@@ -62,6 +62,14 @@ def test_pick_a_customer_with_the_keyboard_and_save(server: str, browser, seeded
     page.on("request", lambda r: lookups.append(r.url) if "/lookup" in r.url else None)
     sign_in(page, server)
     page.goto(f"{server}/f/loan_application/new")
+    # a section whose only field is hidden by its condition is not left as an empty box
+    guarantees = page.locator("section[data-section='guarantees_sec']")
+    expect(guarantees).to_be_hidden()
+    page.click("button[role=tab][data-tab-key='security']")
+    page.select_option("[name='guarantee_method']", "guarantee")
+    expect(guarantees).to_be_visible()
+    expect(page.locator("section[data-section='collaterals_sec']")).to_be_hidden()
+    page.click("button[role=tab][data-tab-key='request']")
     picker = page.locator("#fld-customer")
     expect(picker).to_have_attribute("role", "combobox")
     assert page.locator("select[name=customer]").count() == 0  # the select was enhanced

@@ -74,3 +74,10 @@ def message(code: str, lang: str = "en", **params: Any) -> str:
     if "level" in params:
         params.setdefault("level_zh", _LEVEL_ZH.get(params["level"], params["level"]))
     return template.format(**params)
+
+
+def catalog_for(lang: str) -> dict[str, str]:
+    """Every message template in ``lang`` (English where a code has no text in it), keyed by
+    code: what ``message`` would format. The record form sends it to the browser so that its
+    checks show the server's very words."""
+    return {code: texts.get(lang) or texts["en"] for code, texts in CATALOG.items()}

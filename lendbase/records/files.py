@@ -147,6 +147,9 @@ class FileStore:
             while chunk := stream.read(_CHUNK):
                 size += len(chunk)
                 if size > limit:
+                    # keep counting (the request body is bounded by MAX_CONTENT_LENGTH), so
+                    # the message states the file's real size, as the browser does
+                    size += sum(len(rest) for rest in iter(lambda: stream.read(_CHUNK), b""))
                     break
                 digest.update(chunk)
                 out.write(chunk)

@@ -22,6 +22,7 @@ from lendbase.web.home_views import home_bp, nav_for_request
 from lendbase.web.i18n import HTML_LANG, current_lang, pick, translate
 from lendbase.web.jobs_views import jobs_bp
 from lendbase.web.list_views import lists_bp
+from lendbase.web.nav import admin_links
 from lendbase.web.record_views import records_bp
 from lendbase.web.static import init_static, static_bp
 from lendbase.web.work_views import work_bp
@@ -66,6 +67,8 @@ def _template_globals() -> dict[str, Any]:
         "nav_apps": nav_for_request if actor is not None else (lambda: []),
         "vendor_ok": current_app.extensions.get("lendbase_vendor_ok", True),
         "current_path": request.full_path.rstrip("?") if request else "/",
+        "admin_links": (lambda: admin_links(lang)) if actor is not None and actor.superuser
+        else (lambda: []),
     }
 
 

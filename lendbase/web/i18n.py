@@ -200,6 +200,17 @@ MESSAGES: dict[str, dict[str, str]] = {
     "go_home": {"zh": "返回首页", "en": "Go to the home page"},
     "go_back": {"zh": "返回上一页", "en": "Go back"},
     "detail": {"zh": "详情", "en": "Details"},
+    # record form scripts: file upload with progress (static/js/widgets/file_upload.js)
+    "fv_uploading": {"zh": "正在上传 {name}", "en": "Uploading {name}"},
+    "fv_upload_progress": {"zh": "上传进度", "en": "Upload progress"},
+    "fv_upload_cancel": {"zh": "取消上传", "en": "Cancel upload"},
+    "fv_upload_cancelled": {"zh": "已取消上传", "en": "Upload cancelled"},
+    "fv_uploaded": {"zh": "已上传", "en": "Uploaded"},
+    "fv_upload_failed": {"zh": "上传失败，请检查网络后重新选择文件",
+                         "en": "The upload failed; check the connection and choose the file "
+                               "again"},
+    "fv_upload_pending": {"zh": "文件仍在上传，请等待上传完成后再保存",
+                          "en": "A file is still uploading; wait for it to finish, then save"},
 }
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import (
     Blueprint,
+    current_app,
     flash,
     jsonify,
     make_response,
@@ -19,10 +20,18 @@ from flask import (
 
 from lendbase.errors import Conflict, NotFound, ValidationFailed
 from lendbase.forms.compile import CompiledForm
+from lendbase.forms.messages import catalog_for
 from lendbase.forms.model import FieldDef, FormDef
+from lendbase.forms.values import MAX_YEAR, MIN_YEAR
 from lendbase.records.permissions import Actor, FormAccess
 from lendbase.records.service import RecordService
-from lendbase.web.context import compiled_schema, current_actor, db_session, record_service
+from lendbase.web.context import (
+    compiled_schema,
+    current_actor,
+    db_session,
+    record_service,
+    state,
+)
 from lendbase.web.display import Lookups, format_datetime, format_value
 from lendbase.web.errors import error_page, json_error, wants_json
 from lendbase.web.files import upload_store
@@ -32,6 +41,7 @@ from lendbase.web.widgets import (
     OptionSource,
     Submission,
     build_form_page,
+    client_rules,
     default_values,
     editable_keys,
     input_values,
@@ -104,6 +114,30 @@ def _merge_errors(*sources: Mapping[str, list[str]]) -> dict[str, list[str]]:
     return merged
 
 
+#: UI strings the form's scripts use (validation summary, uploads), in the page's language.
+_SCRIPT_TEXTS = ("error_summary", "fv_uploading", "fv_upload_progress", "fv_upload_cancel",
+                 "fv_upload_cancelled", "fv_uploaded", "fv_upload_failed", "fv_upload_pending")
+
+
+def _client_validation(form: FormDef, access: FormAccess, lang: str) -> dict[str, Any]:
+    """What record_form.js needs to check the form as the server would: the rules of every
+    field, the server's message catalogue in the page's language, and where files go."""
+    settings = state().settings
+    request_max = current_app.config.get("MAX_CONTENT_LENGTH")
+    return {
+        "lang": lang,
+        "catalog": catalog_for(lang),
+        "texts": {key: translate(key, lang) for key in _SCRIPT_TEXTS},
+        "separator": "：" if lang == "zh" else ": ",
+        "years": [MIN_YEAR, MAX_YEAR],
+        "fields": client_rules(form, access, lang, settings.upload_max_bytes),
+        "upload": {"url": url_for("files_api.upload"), "form": form.key,
+                   "download": url_for("files.download", file_id=0).rsplit("/", 1)[0] + "/"},
+        "limits": {"request_max_bytes": (int(request_max) - 64 * 1024) if request_max else None,
+                   "platform_max_mb": f"{round(settings.upload_ceiling_bytes / 1024 / 1024, 1)}"},
+    }
+
+
 def _render_form(cf: CompiledForm, access: FormAccess, actor: Actor, lang: str,
                  service: RecordService, values: Mapping[str, Any],
                  errors: Mapping[str, list[str]], creating: bool,
@@ -125,7 +159,8 @@ def _render_form(cf: CompiledForm, access: FormAccess, actor: Actor, lang: str,
     return render_template(
         "form.html", form=form, form_label=label, title=title, page=page, action=action,
         cancel_url=cancel, version=version, creating=creating, multipart=_has_files(form),
-        record=record, record_title=form.title_of(record) if record else ""), status
+        record=record, record_title=form.title_of(record) if record else "",
+        validation=_client_validation(form, access, lang)), status
 
 
 # --- list -> new ------------------------------------------------------------------------------
@@ -261,6 +296,10 @@ def edit_record(form_key: str, record_id: int) -> Any:
     data = dict(sub.data)
     for f in cf.form.subtables:  # an untouched sub-table is left out: nothing to rewrite
         if f.key in data and sub.raw.get(f.key) == stored_inputs.get(f.key, []):
+            data.pop(f.key)
+    for f in cf.form.fields:  # a date-time posted as shown keeps its stored precision
+        if f.type == "datetime" and f.key in data and sub.raw.get(f.key) == stored_inputs.get(
+                f.key):
             data.pop(f.key)
     try:
         service.update(form_key, record_id, data, expected_version=version)

@@ -24,7 +24,14 @@ from lendbase.app import parse_id
 from lendbase.conditions.predicate import evaluate
 from lendbase.forms.checks import region_children, region_path
 from lendbase.forms.model import FieldDef, FormDef
-from lendbase.forms.values import FieldValueError, coerce_value, is_empty, literal_coercer
+from lendbase.forms.values import (
+    MAX_YEAR,
+    MIN_YEAR,
+    FieldValueError,
+    coerce_value,
+    is_empty,
+    literal_coercer,
+)
 from lendbase.records.permissions import Actor, FormAccess
 from lendbase.web.display import Lookups, format_value, to_local
 from lendbase.web.i18n import pick, translate
@@ -68,7 +75,8 @@ def input_value(f: FieldDef, value: Any) -> Any:
     if f.type == "multiselect":
         return [str(v) for v in value] if isinstance(value, list) else [str(value)]
     if f.type == "datetime" and isinstance(value, datetime):
-        return to_local(value).strftime("%Y-%m-%dT%H:%M")
+        local = to_local(value)  # seconds shown when there are some (the input has step=1)
+        return local.strftime("%Y-%m-%dT%H:%M:%S" if local.second else "%Y-%m-%dT%H:%M")
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -247,6 +255,11 @@ class Widget:
         return "fld-" + re.sub(r"[^A-Za-z0-9_-]", "-", self.name)
 
     @property
+    def error_ids(self) -> str:
+        """The ids of the field's error messages (aria-describedby of its input)."""
+        return " ".join(f"{self.dom_id}-error-{i}" for i in range(1, len(self.errors) + 1))
+
+    @property
     def visible_when_json(self) -> str:
         return json.dumps(self.f.visible_when, ensure_ascii=False) if self.f.visible_when else ""
 
@@ -332,9 +345,10 @@ class WidgetBuilder:
         self.options = options
         self.creating = creating
         self.errors = errors
+        self.stored: Mapping[str, Any] | None = None  # the record being edited (masked)
 
     def widget(self, f: FieldDef, name: str, value: Any, editable: bool,
-               stored: Any = None) -> Widget:
+               stored: Any = None, stored_masked: str | None = None) -> Widget:
         w = Widget(f=f, name=name, kind="display", label=pick(f.label, self.lang, f.key),
                    help=pick(f.help, self.lang), required=f.required and editable,
                    editable=editable, value=value, errors=list(self.errors.get(name, [])))
@@ -358,18 +372,19 @@ class WidgetBuilder:
             if f.max_length:
                 w.attrs["maxlength"] = f.max_length
         elif t in {"integer", "decimal", "money", "percent"}:
+            # A text input, not type=number: the browser would hide what was typed ("12a" reads
+            # as "") and the server could not say what is wrong with it; 8,000.50 is fine too.
             w.kind = "number"
             decimals = 0 if t == "integer" else (f.decimals if f.decimals is not None else 2)
-            w.attrs["step"] = "1" if decimals == 0 else "0." + "0" * (decimals - 1) + "1"
-            if f.min is not None:
-                w.attrs["min"] = f.min
-            if f.max is not None:
-                w.attrs["max"] = f.max
             w.attrs["inputmode"] = "numeric" if decimals == 0 else "decimal"
         elif t == "date":
             w.kind = "date"
+            w.attrs["min"], w.attrs["max"] = date_limits(f)
         elif t == "datetime":
             w.kind = "datetime"
+            # the server bounds a datetime by its year only (values.py checks no min/max)
+            w.attrs["min"] = f"{MIN_YEAR:04d}-01-01T00:00"
+            w.attrs["max"] = f"{MAX_YEAR:04d}-12-31T23:59"
         elif t == "boolean":
             w.kind = "checkbox"
             w.value = value is True or str(value).lower() in {"true", "1", "on"}
@@ -413,6 +428,8 @@ class WidgetBuilder:
             w.attrs["inputmode"] = {"phone": "tel", "email": "email"}.get(t, "text")
             if f.sensitive and not self.creating:
                 w.masked = True  # shows the masked value; sending it back means "unchanged"
+                if stored_masked is not None:
+                    w.attrs["masked_value"] = stored_masked
             else:
                 w.attrs["maxlength"] = f.max_length or f.text_length()
         if w.kind == "select" and len(w.options) > SEARCHABLE_OPTIONS:
@@ -446,12 +463,17 @@ class WidgetBuilder:
                                  cell_editable and sf.type not in DISPLAY_ONLY_TYPES
                                  and not sf.readonly)
                      for sf in f.fields]
+        stored_rows = {str(r.get("id")): r for r in (self.stored or {}).get(f.key) or []
+                       if isinstance(r, Mapping)}
         for i, row in enumerate(rows):
             cells = []
+            before = stored_rows.get(str(row.get("id") or ""), {})
             for sf in f.fields:
                 cell_ok = cell_editable and sf.type not in DISPLAY_ONLY_TYPES and not sf.readonly
+                masked = str(input_value(sf, before[sf.key])) if sf.key in before else None
                 cells.append(self.widget(sf, f"{f.key}.{i}.{sf.key}", row.get(sf.key), cell_ok,
-                                         stored=None if cell_ok else row.get(sf.key)))
+                                         stored=None if cell_ok else row.get(sf.key),
+                                         stored_masked=masked))
             w.rows.append(cells)
             w.row_ids.append(str(row.get("id") or ""))
 
@@ -468,6 +490,7 @@ def build_form_page(form: FormDef, access: FormAccess, actor: Actor, lang: str,
     """The widget tree of ``form`` showing ``values`` (input strings) and ``errors``;
     ``display_only`` shows every field as text (the record page)."""
     builder = WidgetBuilder(form, access, actor, lang, lookups, options, creating, errors)
+    builder.stored = stored
     writable = set() if display_only else editable_keys(form, access, actor, creating)
     typed = typed_values(form, values)
     coerce = literal_coercer({f.key: f for f in form.fields})
@@ -485,7 +508,9 @@ def build_form_page(form: FormDef, access: FormAccess, actor: Actor, lang: str,
                 value = values.get(key, input_value(f, None))
                 editable = key in writable
                 shown = stored.get(key) if stored is not None and not editable else None
-                w = builder.widget(f, key, value, editable, stored=shown)
+                masked = (str(input_value(f, stored[key]))
+                          if stored is not None and key in stored else None)
+                w = builder.widget(f, key, value, editable, stored=shown, stored_masked=masked)
                 w.hidden = not _is_shown(f.visible_when, typed, coerce)
                 widgets.append(w)
                 placed[key] = tab.key
@@ -533,3 +558,75 @@ def _error_label(form: FormDef, key: str, lang: str) -> str:
         row = int(parts[1]) + 1
         return f"{label} #{row} {sub_label}"
     return label
+
+
+# --- the rules the browser checks before a post (static/js/validation.js) ----------------------
+
+_MIB = 1024 * 1024
+
+
+def _iso_date(value: Any) -> str | None:
+    try:
+        return date.fromisoformat(str(value)).isoformat()
+    except ValueError:
+        return None
+
+
+def date_limits(f: FieldDef) -> tuple[str, str]:
+    """The first and last day a date field takes: its min and max within the years the server
+    accepts, as the picker's min and max attributes."""
+    low = f"{MIN_YEAR:04d}-01-01"
+    high = f"{MAX_YEAR:04d}-12-31"
+    field_min = _iso_date(f.min) if f.min is not None else None
+    field_max = _iso_date(f.max) if f.max is not None else None
+    return max(low, field_min or low), min(high, field_max or high)
+
+
+def _bound(value: Any) -> str | None:
+    """A min or max as the server's message shows it (``str.format`` of the metadata value)."""
+    return None if value is None else f"{value}"
+
+
+def field_rules(f: FieldDef, lang: str, default_max_bytes: int) -> dict[str, Any]:
+    """What ``coerce_value`` and the validator check for ``f``, as data for the browser: the
+    limits the server applies (its defaults filled in) and the texts it would use."""
+    t = f.type
+    rules: dict[str, Any] = {"type": t, "label": pick(f.label, lang, f.key),
+                             "required": f.required}
+    if t in {"text", "textarea"}:
+        rules["max_length"] = f.max_length or (None if t == "textarea" else f.text_length())
+        rules["min_length"] = f.min_length
+        if f.pattern:
+            rules["pattern"] = f.pattern
+            if f.pattern_message:
+                rules["pattern_message"] = f.pattern_message.get(lang) or f.pattern_message["en"]
+    elif t == "integer":
+        rules.update(min=_bound(f.min), max=_bound(f.max))
+    elif t in {"decimal", "money", "percent"}:
+        decimals = f.decimals if f.decimals is not None else 2
+        rules.update(min=_bound(f.min), max=_bound(f.max), decimals=decimals,
+                     digits=f.digits or (18 if t != "percent" else 8 + decimals))
+    elif t == "date":
+        rules.update(min=_bound(f.min), max=_bound(f.max),
+                     min_date=_iso_date(f.min) if f.min is not None else None,
+                     max_date=_iso_date(f.max) if f.max is not None else None)
+    elif t == "multiselect":
+        rules.update(min_items=f.min_items, max_items=f.max_items)
+    elif t == "subtable":
+        rules.update(min_rows=f.min_rows, max_rows=f.max_rows,
+                     fields={sf.key: field_rules(sf, lang, default_max_bytes) for sf in f.fields})
+    elif t == "file":
+        max_mb = f.max_size_mb or round(default_max_bytes / _MIB, 1)
+        rules.update(accept=list(f.accept), max_mb=f"{max_mb}",
+                     max_bytes=int(f.max_size_mb * _MIB) if f.max_size_mb else default_max_bytes)
+    if f.visible_when:
+        rules["visible_when"] = f.visible_when
+    return rules
+
+
+def client_rules(form: FormDef, access: FormAccess, lang: str,
+                 default_max_bytes: int) -> dict[str, dict[str, Any]]:
+    """``field_rules`` of every field the user may see, by key (``default_max_bytes`` is the
+    platform's upload limit, for file fields without their own)."""
+    return {f.key: field_rules(f, lang, default_max_bytes) for f in form.fields
+            if f.key not in access.hidden_fields}
