@@ -15,6 +15,7 @@ from flask_wtf.csrf import CSRFProtect
 from lendbase.web.admin_views import admin_bp
 from lendbase.web.auth_views import auth_bp, is_page_request, load_request_actor
 from lendbase.web.builder_views import builder_bp
+from lendbase.web.condition_views import conditions_bp
 from lendbase.web.display import format_date, format_datetime, format_number
 from lendbase.web.errors import register_page_error_handlers
 from lendbase.web.files import files_bp
@@ -32,7 +33,7 @@ __all__ = ["csrf", "init_web"]
 csrf = CSRFProtect()
 
 PAGE_BLUEPRINTS = (auth_bp, home_bp, lists_bp, records_bp, files_bp, admin_bp, jobs_bp,
-                   work_bp)
+                   work_bp, conditions_bp)
 
 # Blueprints are module objects shared by every app a process creates (tests create many), so
 # their error handlers are attached once, here, before any registration.

@@ -27,6 +27,8 @@ ADMIN_LINKS = (
               "admin-rules-link", "rules_pages."),
     AdminLink("segments_pages.segments_page", "people", "客群", "Segments",
               "admin-segments-link", "segments_pages."),
+    AdminLink("conditions.playground", "funnel", "条件试算", "Try a condition",
+              "admin-conditions-link", "conditions."),
     AdminLink("work_pages.tag_admin", "tags", "标签", "Tags", "admin-tags-link",
               "work_pages.tag_admin"),
     AdminLink("admin.org_page", "diagram-3", "组织与用户", "Organisation and users",
