@@ -484,6 +484,103 @@ schedule = Table(
 )
 
 
+# --- segments (pools) (``lendbase.segments``) -----------------------------------------------
+# Membership is recomputed set based (INSERT ... SELECT); these tables are what it writes.
+from sqlalchemy import Date  # noqa: E402 - kept inside this block (one insertion)
+
+#: Who is in a segment now. ``form_key`` is the segment's form when the record entered.
+segment_member = Table(
+    "lb_segment_member",
+    platform_metadata,
+    Column("segment_key", String(64), primary_key=True),
+    Column("record_id", IdType, primary_key=True),
+    Column("form_key", String(64), nullable=False),
+    _ts("entered_at"),
+    # "which segments is this record in" (the record page)
+    Index("ix_lb_segment_member_record", "form_key", "record_id"),
+)
+
+#: Every entry and exit. ``run_key`` names the recompute that wrote it (the cause of the
+#: on-enter / on-leave actions of that run); ``version`` is the segment version in force.
+segment_history = Table(
+    "lb_segment_history",
+    platform_metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("segment_key", String(64), nullable=False),
+    Column("form_key", String(64), nullable=False),
+    Column("record_id", IdType, nullable=False),
+    Column("event", String(8), nullable=False),
+    _ts("at"),
+    Column("version", Integer, nullable=False),
+    Column("run_key", String(40), nullable=False),
+    Index("ix_lb_segment_history_segment", "segment_key", "id"),
+    Index("ix_lb_segment_history_run", "run_key", "event"),
+    Index("ix_lb_segment_history_record", "form_key", "record_id", "id"),
+)
+
+#: One row per segment and business day: members at the day's last recompute, and how many
+#: entered and left that day. The members page reads its count here, never count(*).
+segment_count = Table(
+    "lb_segment_count",
+    platform_metadata,
+    Column("segment_key", String(64), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("members", BigInteger, nullable=False),
+    Column("entered", BigInteger, nullable=False),
+    Column("left", BigInteger, nullable=False),
+    _ts("updated_at"),
+)
+
+
+# --- rules (``lendbase.rules``) -----------------------------------------------------------------
+
+#: One row per run of a rule (an event whose trigger matched, a scheduled scan, an external
+#: event): which version ran, why, when, what each action did, and the error if it failed.
+#: ``actions`` is ``[{"type", "affected", "sample": [record ids]}, ...]`` in the rule's order.
+rule_run = Table(
+    "lb_rule_run",
+    platform_metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("rule_key", String(64), nullable=False),
+    Column("rule_version", Integer, nullable=False),
+    Column("trigger", String(32), nullable=False),
+    Column("event_id", IdType, nullable=True),
+    Column("record_id", IdType, nullable=True),
+    Column("cause", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("matched", BigInteger, nullable=True),
+    Column("actions", JsonType, nullable=False),
+    Column("error", Text, nullable=True),
+    _ts("started_at"),
+    _ts("finished_at", nullable=True),
+    Index("ix_lb_rule_run_rule", "rule_key", "id"),
+)
+
+#: Webhook calls of rule and segment actions: one row per cause (UNIQUE), so a call is never
+#: made twice for the same cause; a job run (``lendbase.rules.webhooks.deliver``) POSTs it
+#: and the job runtime retries it with back-off.
+webhook_call = Table(
+    "lb_webhook_call",
+    platform_metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("cause_key", String(200), nullable=False, unique=True),
+    Column("source", String(100), nullable=False),
+    Column("form_key", String(64), nullable=False),
+    Column("record_id", IdType, nullable=False),
+    Column("url", String(2000), nullable=False),
+    Column("secret", String(200), nullable=False),
+    Column("timeout_s", Integer, nullable=False),
+    Column("payload", JsonType, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    _ts("created_at"),
+    _ts("sent_at", nullable=True),
+    Index("ix_lb_webhook_call_record", "form_key", "record_id", "id"),
+)
+
+
 def make_engine(url: str, **kwargs: object) -> Engine:
     """Create an engine. On SQLite: foreign keys on, WAL so readers never block writers, and
     transactions that SQLAlchemy begins itself (the sqlite3 driver would otherwise commit DDL

@@ -118,8 +118,19 @@ def init_api(app: Flask) -> Api:
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}],
     })
-    from lendbase.api import auth_views, files, jobs, lookup, meta, org, records, work
+    from lendbase.api import (
+        auth_views,
+        files,
+        jobs,
+        lookup,
+        meta,
+        org,
+        records,
+        rules,
+        segments,
+        work,
+    )
 
-    for module in (auth_views, meta, lookup, records, org, files, jobs, work):
+    for module in (auth_views, meta, lookup, records, org, files, jobs, work, segments, rules):
         api.register_blueprint(module.blp)
     return api

@@ -28,6 +28,10 @@ class KindSpec:
 SPECS: dict[str, KindSpec] = {
     "forms": KindSpec("form.schema.json", "lendbase.forms.model.semantic_errors",
                       "lendbase.forms.publish.publish_form"),
+    "rules": KindSpec("rule.schema.json", "lendbase.rules.model.semantic_errors",
+                      "lendbase.rules.publish.publish_rule"),
+    "segments": KindSpec("segment.schema.json", "lendbase.segments.model.semantic_errors",
+                         "lendbase.segments.publish.publish_segment"),
 }
 
 

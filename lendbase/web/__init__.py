@@ -23,8 +23,10 @@ from lendbase.web.home_views import home_bp, nav_for_request
 from lendbase.web.i18n import HTML_LANG, current_lang, pick, translate
 from lendbase.web.jobs_views import jobs_bp
 from lendbase.web.list_views import lists_bp
-from lendbase.web.nav import admin_links
+from lendbase.web.nav import admin_links, page_exists
 from lendbase.web.record_views import records_bp
+from lendbase.web.rules_views import rules_bp
+from lendbase.web.segments_views import segments_bp
 from lendbase.web.static import init_static, static_bp
 from lendbase.web.work_views import work_bp
 
@@ -33,7 +35,7 @@ __all__ = ["csrf", "init_web"]
 csrf = CSRFProtect()
 
 PAGE_BLUEPRINTS = (auth_bp, home_bp, lists_bp, records_bp, files_bp, admin_bp, jobs_bp,
-                   work_bp, conditions_bp)
+                   work_bp, segments_bp, conditions_bp, rules_bp)
 
 # Blueprints are module objects shared by every app a process creates (tests create many), so
 # their error handlers are attached once, here, before any registration.
@@ -70,6 +72,7 @@ def _template_globals() -> dict[str, Any]:
         "current_path": request.full_path.rstrip("?") if request else "/",
         "admin_links": (lambda: admin_links(lang)) if actor is not None and actor.superuser
         else (lambda: []),
+        "page_exists": page_exists,
     }
 
 

@@ -53,3 +53,8 @@ def admin_links(lang: str) -> list[ShownLink]:
     return [ShownLink(url_for(link.endpoint), link.icon, link.zh if lang == "zh" else link.en,
                       link.dom_id, endpoint.startswith(link.active_prefix))
             for link in ADMIN_LINKS if link.endpoint in current_app.view_functions]
+
+
+def page_exists(endpoint: str) -> bool:
+    """Whether this installation serves ``endpoint`` (its feature's blueprint is registered)."""
+    return endpoint in current_app.view_functions

@@ -1,0 +1,152 @@
+"""Actions that reach outside the record: notifications from a template and webhook calls.
+
+``notify`` renders per record, so it reads the records in chunks (one query per chunk of
+``CHUNK`` records, never one per record) and sends each through ``NotificationService`` with
+the record's cause key: a notification already sent for that cause is never sent again, a
+refused or failed one is tried again.
+
+``webhook`` writes one ``lb_webhook_call`` row per record in one ``INSERT ... SELECT ... ON
+CONFLICT (cause_key) DO NOTHING`` and enqueues a job run per new call
+(``lendbase.rules.webhooks.deliver``), which POSTs it signed and is retried with back-off.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import DateTime, Integer, String, literal, select
+
+from lendbase import db
+from lendbase.jobs import enqueue
+from lendbase.records.codec import RecordCodec
+from lendbase.rules.actions import (
+    ActionOutcome,
+    Run,
+    SampleRecord,
+    cause_column,
+    no_row_with_cause,
+)
+from lendbase.rules.model import Notify, Webhook
+from lendbase.work import NotificationService, cause_key_for
+from lendbase.work.common import insert_ignoring_conflicts
+from lendbase.work.notifications import RETRYABLE
+
+#: Records read per query when notifying.
+CHUNK = 500
+#: Field types that can hold a recipient (a phone number, an address, a user).
+RECIPIENT_TYPES = frozenset({"phone", "email", "text", "user"})
+
+
+def notify_errors(run: Run, action: Notify, ptr: str) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    t = db.notification_template
+    row = run.session.execute(select(t.c.active, t.c.form_key).where(t.c.key == action.template)
+                              ).first()
+    if row is None:
+        errors[f"{ptr}/template"] = [f"there is no notification template {action.template!r}; "
+                                     "create it first or pick an existing one"]
+    elif not row.active:
+        errors[f"{ptr}/template"] = [f"template {action.template!r} is switched off"]
+    elif row.form_key not in (None, run.form_key):
+        errors[f"{ptr}/template"] = [f"template {action.template!r} is for form "
+                                     f"{row.form_key!r}, not {run.form_key!r}"]
+    form = run.target.cf.form
+    f = form.field(action.recipient_field) if form.has_field(action.recipient_field) else None
+    if f is None or f.type not in RECIPIENT_TYPES:
+        usable = [x.key for x in form.fields if x.type in RECIPIENT_TYPES]
+        errors[f"{ptr}/recipient_field"] = [
+            f"{action.recipient_field!r} is not a phone, e-mail, text or user field of form "
+            f"{run.form_key!r}; use one of: {', '.join(usable) or '(none)'}"]
+    elif f.sensitive and run.env.cipher is None:
+        errors[f"{ptr}/recipient_field"] = [
+            f"field {f.key!r} is encrypted and this run has no key to read it"]
+    return errors
+
+
+def _would_send(run: Run, action: Notify) -> Any:
+    """No notification for this cause yet, or only a refused / failed one (tried again); and
+    a recipient to send to."""
+    n = db.notification
+    t = run.target.table
+    return no_row_with_cause(n, run.pattern(action), t.c.id, n.c.status.not_in(RETRYABLE)) \
+        & t.c[action.recipient_field].is_not(None)
+
+
+def notify(run: Run, action: Notify) -> ActionOutcome:
+    clause = _would_send(run, action)
+    if run.dry_run:
+        return ActionOutcome(action.index, action.type, run.target.count(clause),
+                             run.target.sample(clause))
+    cf = run.target.cf
+    t = run.target.table
+    pattern = run.pattern(action)
+    service = NotificationService(run.session, run.system, run.clock,
+                                  channels=run.env.channels, gates=run.env.gates)
+    codec = RecordCodec(cf.form, run.env.cipher) if run.env.cipher is not None else None
+    readable = tuple(f for f in cf.form.stored_fields if codec is not None or not f.sensitive)
+    recipient_field = cf.form.field(action.recipient_field)
+    title = cf.form.title_field
+    statuses: Counter[str] = Counter()
+    sample: list[SampleRecord] = []
+    last = 0
+    while True:
+        rows = run.session.execute(
+            select(t).where(run.target.within, clause, t.c.id > last).order_by(t.c.id)
+            .limit(CHUNK)).mappings().all()
+        for row in rows:
+            values: dict[str, Any] = (codec.decode(readable, row) if codec is not None
+                                      else {f.key: row[f.key] for f in readable})
+            recipient = codec.plain(recipient_field, row[recipient_field.key]) \
+                if codec is not None else row[recipient_field.key]
+            record = {"id": row["id"], **values}
+            sent = service.send(action.template, record, str(recipient),
+                                cause_key_for(pattern, row["id"]), form_key=run.form_key,
+                                rule=run.source)
+            statuses[sent.status.value] += 1
+            if len(sample) < run.target.sample_size:
+                shown = values.get(title) if title else None
+                sample.append(SampleRecord(int(row["id"]),
+                                           None if shown is None else str(shown)))
+        if len(rows) < CHUNK:
+            break
+        last = int(rows[-1]["id"])
+    return ActionOutcome(action.index, action.type, sum(statuses.values()), tuple(sample),
+                         dict(statuses))
+
+
+def webhook(run: Run, action: Webhook) -> ActionOutcome:
+    from lendbase.rules.webhooks import DELIVER
+
+    w = db.webhook_call
+    t = run.target.table
+    pattern = run.pattern(action)
+    new = no_row_with_cause(w, pattern, t.c.id)
+    sample = run.target.sample(new)
+    if run.dry_run:
+        return ActionOutcome(action.index, action.type, run.target.count(new), sample)
+    columns = {
+        "cause_key": cause_column(pattern, t.c.id),
+        "source": literal(run.source, String(100)),
+        "form_key": literal(run.form_key, String(64)),
+        "record_id": t.c.id,
+        "url": literal(action.url, String(2000)),
+        "secret": literal(action.secret, String(200)),
+        "timeout_s": literal(action.timeout_s, Integer()),
+        "payload": literal(dict(action.payload), db.JsonType),
+        "status": literal("pending", String(16)),
+        "attempts": literal(0, Integer()),
+        "created_at": literal(run.now, DateTime(timezone=True)),
+    }
+    stmt = insert_ignoring_conflicts(run.session, w, "cause_key").from_select(
+        list(columns), select(*columns.values()).where(run.target.within, new)
+    ).returning(w.c.id, w.c.record_id)
+    calls = run.session.execute(stmt).all()
+    for call in calls:
+        enqueue(run.session, DELIVER, args=[int(call.id)],
+                summary=f"webhook {run.form_key}#{call.record_id} -> {action.url}"[:200],
+                timeout=action.timeout_s + 30, now=run.now)
+    return ActionOutcome(action.index, action.type, len(calls), sample)
+
+
+__all__ = ["CHUNK", "notify", "notify_errors", "webhook"]
