@@ -581,6 +581,29 @@ webhook_call = Table(
 )
 
 
+# --- lifecycle stages (``lendbase.records.lifecycle``) ---------------------------------------
+
+#: Every entry of a record into a lifecycle stage: from where (NULL when the record started
+#: there), when, by whom, and how long it stayed in the stage it left (NULL when unknown).
+#: Funnel reports read conversions and durations here; the record page its stage history.
+stage_history = Table(
+    "lb_stage_history",
+    platform_metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("form_key", String(64), nullable=False),
+    Column("record_id", IdType, nullable=False),
+    Column("from_stage", String(64), nullable=True),
+    Column("to_stage", String(64), nullable=False),
+    _ts("at"),
+    Column("actor_id", IdType, nullable=True),
+    Column("seconds_in_previous", BigInteger, nullable=True),
+    # one record's history, and its latest entry (the stage bar, "overdue in stage")
+    Index("ix_lb_stage_history_record", "form_key", "record_id", "id"),
+    # conversions and durations of a form in a period
+    Index("ix_lb_stage_history_period", "form_key", "at"),
+)
+
+
 def make_engine(url: str, **kwargs: object) -> Engine:
     """Create an engine. On SQLite: foreign keys on, WAL so readers never block writers, and
     transactions that SQLAlchemy begins itself (the sqlite3 driver would otherwise commit DDL

@@ -133,4 +133,7 @@ def init_api(app: Flask) -> Api:
 
     for module in (auth_views, meta, lookup, records, org, files, jobs, work, segments, rules):
         api.register_blueprint(module.blp)
+    from lendbase.api import lifecycle
+
+    api.register_blueprint(lifecycle.blp)
     return api

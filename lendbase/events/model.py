@@ -16,8 +16,8 @@ class EventType(StrEnum):
     RECORD_CREATED = "record.created"
     RECORD_UPDATED = "record.updated"
     RECORD_DELETED = "record.deleted"
-    #: A record moved to another lifecycle or approval stage (emitted by the flow engine; a
-    #: plain edit of a stage field is a ``record.updated`` whose ``changed`` names the field).
+    #: A record moved to another lifecycle stage (emitted by the record service beside the
+    #: ``record.updated`` of the same change; the flow engine will emit it for approval steps).
     STAGE_CHANGED = "stage.changed"
     #: Posted by another system through ``POST /api/v1/events``; ``name`` says what it is.
     EXTERNAL = "external"

@@ -63,6 +63,17 @@ CATALOG: dict[str, dict[str, str]] = {
                   "zh": "不允许上传 {ext} 类型的文件，允许：{accept}"},
     "file_size": {"en": "the file is {size_mb:.1f} MB; at most {max_mb} MB allowed",
                   "zh": "文件大小 {size_mb:.1f} MB，最多允许 {max_mb} MB"},
+    # lifecycle stages (lendbase.forms.lifecycle)
+    "stage_start": {"en": "a new record starts at the stage '{target}'; later stages are "
+                          "reached by moving through the lifecycle",
+                    "zh": "新记录须从“{target}”阶段开始，之后按流程逐步推进"},
+    "stage_transition": {"en": "cannot move from '{value}' to '{target}'; allowed next "
+                               "stages: {options}",
+                         "zh": "不能从“{value}”转到“{target}”；可转到：{options}"},
+    "stage_terminal": {"en": "'{value}' is a final stage; a record does not move out of it",
+                       "zh": "“{value}”是终止阶段，不能再转出"},
+    "stage_cleared": {"en": "the stage cannot be emptied; move to one of: {options}",
+                      "zh": "阶段不能清空；可转到：{options}"},
 }
 
 _LEVEL_ZH = {"province": "省", "city": "市", "county": "区县"}

@@ -160,6 +160,65 @@ class IndexDef:
 
 
 @dataclass(frozen=True)
+class SopTask:
+    """A standard action of a lifecycle stage: a task created when a record enters it."""
+
+    title: Mapping[str, str]
+    kind: str = "sop"
+    priority: str = "normal"
+    due_in_days: int | None = None
+    #: An assignee rule as JSON (``lendbase.work.assignment.parse_assignee``).
+    assignee: Any = None
+    description: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Stage:
+    key: str
+    sop: tuple[SopTask, ...] = ()
+    #: The conversion target: a record is expected to leave this stage within so many days.
+    target_days: int | None = None
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """The stages a record of the form goes through (the options of the select ``field``),
+    the allowed moves between them, where a new record starts and where the lifecycle ends.
+    The checks and their messages are in ``lendbase.forms.lifecycle``."""
+
+    field: str
+    stages: tuple[Stage, ...]
+    transitions: tuple[tuple[str, str], ...] = ()
+    initial: str | None = None
+    terminal: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> Lifecycle:
+        stages = tuple(
+            Stage(s["key"], tuple(SopTask(
+                title=t["title"], kind=t.get("kind", "sop"), priority=t.get("priority", "normal"),
+                due_in_days=t.get("due_in_days"), assignee=t.get("assignee"),
+                description=t.get("description")) for t in s.get("sop", ())),
+                s.get("target_days"))
+            for s in doc["stages"])
+        return cls(doc["field"], stages,
+                   tuple((t["from"], t["to"]) for t in doc.get("transitions", ())),
+                   doc.get("initial"), frozenset(doc.get("terminal", ())))
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(s.key for s in self.stages)
+
+    def stage(self, key: str | None) -> Stage | None:
+        return next((s for s in self.stages if s.key == key), None)
+
+    def allowed_next(self, key: str | None) -> tuple[str, ...]:
+        """The stages a record may move to from ``key``, in stage order."""
+        targets = {to for frm, to in self.transitions if frm == key}
+        return tuple(k for k in self.keys if k in targets)
+
+
+@dataclass(frozen=True)
 class FormDef:
     key: str
     label: Mapping[str, str]
@@ -172,6 +231,7 @@ class FormDef:
     default_sort: tuple[str, ...] = ()
     list_filters: tuple[str, ...] = ()
     permissions: Mapping[str, RolePermission] = field(default_factory=dict)
+    lifecycle: Lifecycle | None = None
 
     @cached_property
     def _by_key(self) -> dict[str, FieldDef]:
@@ -276,6 +336,7 @@ def load_form(doc: Mapping[str, Any]) -> FormDef:
         default_sort=tuple(list_doc.get("default_sort", ())),
         list_filters=tuple(list_doc.get("filters", ())),
         permissions=permissions,
+        lifecycle=Lifecycle.from_doc(doc["lifecycle"]) if doc.get("lifecycle") else None,
     )
 
 
@@ -382,6 +443,9 @@ def semantic_errors(doc: Mapping[str, Any]) -> dict[str, list[str]]:
     from lendbase.forms.visibility import visibility_errors
 
     visibility_errors(doc, sections, errors)
+    from lendbase.forms.lifecycle import lifecycle_errors
+
+    lifecycle_errors(doc, errors)
     return errors
 
 

@@ -35,6 +35,7 @@ from lendbase.records.audit import (
 from lendbase.records.autonumber import next_number
 from lendbase.records.codec import RecordCodec
 from lendbase.records.files import referencing_records
+from lendbase.records.lifecycle import plan_stage_move, record_stage_move
 from lendbase.records.permissions import Actor, FormAccess, access_for, scope_clause
 from lendbase.records.validator import validate_record
 from lendbase.security import FieldCipher
@@ -297,6 +298,7 @@ class RecordService:
             for i, row in enumerate(values.get(sub.key, [])):
                 self._check_links(cf, row, sub.fields, errors, prefix=f"{sub.key}.{i}.")
         self._check_unique(cf, values, None, errors)
+        move = plan_stage_move(cf, self.actor, None, values, errors)  # fills the initial stage
         if errors:
             raise ValidationFailed(errors)
         now = self.clock()
@@ -325,6 +327,9 @@ class RecordService:
         emit(self.session, record_event(
             EventType.RECORD_CREATED, form_key, record_id, created, actor_id=self.actor.user_id,
             at=now, omit_values=tuple(s.key for s in cf.form.subtables)))
+        if move is not None:
+            record_stage_move(self.session, form_key, record_id, move, at=now,
+                              actor_id=self.actor.user_id)
         return self.get(form_key, record_id)
 
     def get(self, form_key: str, record_id: int) -> dict[str, Any]:
@@ -363,6 +368,7 @@ class RecordService:
                 self._check_links(cf, sub_row, sub.fields, errors, prefix=f"{sub.key}.{i}.",
                                   record_id=record_id)
         self._check_unique(cf, values, record_id, errors)
+        move = plan_stage_move(cf, self.actor, before, values, errors)
         if errors:
             raise ValidationFailed(errors)
         scalar_values = {k: v for k, v in values.items() if cf.form.field(k).stored}
@@ -400,6 +406,9 @@ class RecordService:
             EventType.RECORD_UPDATED, form_key, record_id, masked_changes,
             actor_id=self.actor.user_id, at=now,
             omit_values=tuple(s.key for s in cf.form.subtables)))
+        if move is not None:
+            record_stage_move(self.session, form_key, record_id, move, at=now,
+                              actor_id=self.actor.user_id)
         return self.get(form_key, record_id)
 
     def _unmask_unchanged_cells(self, cf: CompiledForm, record_id: int,

@@ -90,6 +90,9 @@ def init_web(app: Flask) -> None:
     for bp in PAGE_BLUEPRINTS:
         app.register_blueprint(bp)
     app.register_blueprint(builder_bp)
+    from lendbase.web.lifecycle_views import init_lifecycle
+
+    init_lifecycle(app)  # the record page's stage bar; SOP tasks on entering a stage
 
     app.context_processor(_template_globals)
     app.jinja_env.filters["label"] = pick

@@ -173,6 +173,8 @@ def builder_page(key: str) -> Any:
     store = MetadataStore(db_session(), None)
     draft = store.get_draft(KIND, key)
     latest = store.published(KIND, key)
+    from lendbase.web.lifecycle_views import lifecycle_builder_boot
+
     boot = {
         "key": key,
         "doc": draft.doc,
@@ -191,6 +193,7 @@ def builder_page(key: str) -> Any:
         "tz": DEFAULT_TZ.key,  # times are shown in the platform's zone, as on record pages
         "strings": _js_strings(lang),
         "condition_strings": condition_builder_strings(lang),
+        "lifecycle": lifecycle_builder_boot(lang),  # strings and users of the Lifecycle block
         "urls": {
             "api": url_for("builder.forms_page").replace("/admin/forms", "/api/v1/meta/forms"),
             "preview": url_for("builder.preview", key=key),

@@ -672,6 +672,7 @@ _PROPERTY_NAMES: dict[str, dict[str, str]] = {
     "layout": {"en": "layout", "zh": "布局"},
     "list": {"en": "list page", "zh": "列表页设置"},
     "permissions": {"en": "role permissions", "zh": "角色权限"},
+    "lifecycle": {"en": "lifecycle stages", "zh": "生命周期阶段"},
     "title_field": {"en": "title field", "zh": "标题字段"},
     "visible_when": {"en": "visibility condition", "zh": "显示条件"},
     "options": {"en": "options", "zh": "选项"},

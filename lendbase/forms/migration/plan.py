@@ -56,7 +56,7 @@ _STRUCTURAL = frozenset({"key", "type", "sensitive", "target", "on_delete", "max
                          "decimals", "digits", "required", "unique", "indexed", "searchable",
                          "options", "fields", *_RULES})
 _FORM_METADATA = ("label", "description", "title_field", "tabs", "list_columns", "default_sort",
-                  "list_filters", "permissions")
+                  "list_filters", "permissions", "lifecycle")
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import Sortable from 'sortablejs';
 import {ConditionBuilder} from '../condition_builder.js';
 import {el, format, icon, pickLabel} from './dom.js';
 import {FormSettings} from './form_settings.js';
+import {lifecycleBlock} from './lifecycle_settings.js';
 import {isKey} from './state.js';
 
 const NUMBER_TYPES = new Set(['integer', 'decimal', 'money', 'percent']);
@@ -229,7 +230,9 @@ export class PropertyPanel {
     parts.push(this.i18nPair('label', t.label, f.label, (v) => {
       const key = st.selectedField()?.key;
       st.setFieldProp('label', v);
-      if (st.selectedField()?.key !== key) this.render();  // a new field's key followed its label
+      const now = st.selectedField();
+      // a new field's key followed its label, or the other language took this one's text
+      if (now?.key !== key || JSON.stringify(now?.label) !== JSON.stringify(v)) this.render();
     }));
     parts.push(this.group('key', t.key, this.textInput('key', f.key, (v, input) => {
       if (!isKey(v)) {
@@ -462,7 +465,7 @@ export class PropertyPanel {
       this.group('title_field', t.title_field, this.selectInput('title_field', doc.title_field,
         doc.fields.filter((f) => f.type !== 'subtable').map((f) => [f.key, `${pickLabel(f.label, lang, f.key)} (${f.key})`]),
         (v) => st.setFormProp('title_field', v))),
-      this.settings.listBlock(), this.settings.permissionsBlock(),
+      this.settings.listBlock(), this.settings.permissionsBlock(), lifecycleBlock(this),
       this.feedback('list'), this.feedback('permissions'));
   }
 }
