@@ -620,6 +620,32 @@ def test_edit_keeps_an_unchanged_datetime_exactly(site) -> None:
     assert set(history[0]["changes"]) == {"title"}
 
 
+def test_record_page_leaves_out_a_section_whose_fields_are_all_hidden(site) -> None:
+    state = site.extensions["lendbase"]
+    with state.sessions.begin() as session:
+        _publish(session, {"key": "survey", "label": _label("调查", "Survey"), "fields": [
+            {"key": "kind", "type": "select", "label": _label("类型", "Kind"),
+             "options": [{"value": "a", "label": _label("甲", "A")},
+                         {"value": "b", "label": _label("乙", "B")}]},
+            {"key": "note", "type": "text", "label": _label("补充", "Note"),
+             "visible_when": {"field": "kind", "op": "=", "value": "b"}}],
+            "layout": {"sections": [
+                {"key": "main", "label": _label("基本", "Main"), "fields": ["kind"]},
+                {"key": "extra", "label": _label("补充信息", "More"), "fields": ["note"]},
+                {"key": "blank", "label": _label("空分组", "Blank"), "fields": []}]}})
+    a, b = create_records(site, "admin", "survey", [{"kind": "a"}, {"kind": "b", "note": "x"}])
+    client = site.test_client()
+    login(client, "admin")
+
+    def section_tag(record_id: int, key: str) -> str:
+        page = client.get(f"/f/survey/{record_id}").text
+        return re.search(rf'<section[^>]*data-section="{key}"[^>]*>', page).group(0)
+
+    assert " hidden" in section_tag(a["id"], "extra")  # its one field is hidden
+    assert " hidden" not in section_tag(b["id"], "extra")
+    assert 'data-section="blank"' not in client.get(f"/f/survey/{b['id']}").text  # no fields
+
+
 def test_delete_needs_the_current_version(site) -> None:
     (record,) = create_records(site, "admin", "gadget", [{"name": "待删除"}])
     client = site.test_client()

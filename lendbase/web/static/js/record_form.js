@@ -64,7 +64,7 @@ function refreshVisibility(types) {
   // A section whose every field is hidden by its condition is an empty box: hide it too.
   for (const section of form.querySelectorAll("section[data-section]")) {
     const fields = [...section.querySelectorAll("[data-lb-field]")];
-    section.classList.toggle("lb-all-hidden", fields.length > 0 && fields.every((f) => f.hidden));
+    section.classList.toggle("lb-all-hidden", fields.every((f) => f.hidden));  // none: empty too
   }
 }
 

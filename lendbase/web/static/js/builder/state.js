@@ -4,6 +4,8 @@
 
 const UNDO_LIMIT = 100;
 const KEY_RE = /^[a-z][a-z0-9_]{0,39}$/;
+/** Labels the builder gives new things (besides each type's name): see newField. */
+const DEFAULT_LABELS = new Set(['名称', 'Name']);
 
 const clone = (value) => JSON.parse(JSON.stringify(value));
 
@@ -334,7 +336,10 @@ export class BuilderState {
       const before = f[prop];
       if (value === undefined || value === '' || value === null) delete f[prop];
       else f[prop] = value;
-      if (prop === 'label') this.keyFromLabel(doc, f, before?.en);
+      if (prop === 'label') {
+        this.otherLanguageFollows(f, before);
+        this.keyFromLabel(doc, f, before?.en);
+      }
     }, source);
   }
 
@@ -343,6 +348,21 @@ export class BuilderState {
    * published takes its key from its English label ("Loan amount" -> loan_amount), so a
    * newcomer need not invent keys. Published keys never change this way: data lives under them.
    */
+  /**
+   * An admin who names a new field in one language only would otherwise publish the default
+   * text ("Sub-table", "名称") in the other: while the other language still holds such a
+   * default, it takes the new text (as an optional text does) until it is typed itself.
+   */
+  otherLanguageFollows(f, before) {
+    if (!before || !f.label) return;
+    const defaults = this.boot.type_labels[f.type] || {};
+    for (const [mine, other] of [['zh', 'en'], ['en', 'zh']]) {
+      if (f.label[mine] === before[mine] || !f.label[mine]) continue;
+      const stale = before[other] === defaults[other] || DEFAULT_LABELS.has(before[other]);
+      if (stale && f.label[other] === before[other]) f.label[other] = f.label[mine];
+    }
+  }
+
   keyFromLabel(doc, f, previousEn) {
     const s = this.selection;
     const en = f.label?.en;
