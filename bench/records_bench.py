@@ -6,7 +6,9 @@ Prints, side by side in one run:
      rows (plain values, no checks, one transaction per row), on SQLite and on PostgreSQL;
   B. on PostgreSQL with a million customers: the time to fetch page 1 and page 500 of the
      customer list through the service (keyset cursor), against OFFSET pagination of the same
-     page and a count(*) of the table (what a page that shows a total would pay).
+     page and a count(*) of the table (what a page that shows a total would pay);
+  C. on the same million: the reference picker's first page of suggestions for typed text
+     (lendbase.api.lookup.lookup_page) against a contains-anywhere LIKE scan.
 
 Usage: .venv/bin/python bench/records_bench.py [--pg URL] [--rows 1000000] [--create 2000]
 Benchmarks are not tests; record the figures in docs/benchmarks.md.
@@ -32,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from lendbase import db  # noqa: E402
+from lendbase.api.lookup import lookup_page  # noqa: E402
 from lendbase.auth.users import create_user  # noqa: E402
 from lendbase.forms.checks import complete_id_number  # noqa: E402
 from lendbase.forms.publish import load_compiled_schema  # noqa: E402
@@ -139,9 +142,18 @@ def bench_pages(engine: Engine, rows: int) -> dict[str, float]:
         offset500 = timed(lambda: session.execute(
             select(table).order_by(*order).limit(PAGE).offset(499 * PAGE)).all())
         count = timed(lambda: session.execute(select(func.count()).select_from(table)).scalar())
+        # the reference picker as the user types a name (customer's title field), against a
+        # contains-anywhere scan of the same column
+        typed = "客户98765"
+        lookup = timed(lambda: lookup_page(service, "customer", typed))
+        found = [item["title"] for item in lookup_page(service, "customer", typed)["items"]]
+        scan = timed(lambda: session.execute(
+            select(table.c.id, table.c.name).where(table.c.name.like(f"%{typed}%"))
+            .order_by(table.c.name, table.c.id).limit(20)).all())
         rows_in_table = session.execute(select(func.count()).select_from(table)).scalar()
     return {"fill_s": fill_seconds, "page1": page1, "page500": page500, "walk": walk,
-            "offset500": offset500, "count": count, "rows": rows_in_table}
+            "offset500": offset500, "count": count, "rows": rows_in_table,
+            "lookup": lookup, "lookup_scan": scan, "lookup_found": len(found)}
 
 
 def pg_engine(url: str) -> tuple[Engine, Callable[[], None]]:
@@ -195,6 +207,9 @@ def main() -> None:
     print(f"   {'page 500':<34}{r['page500']:>16.2f}{r['offset500']:>17.2f}")
     print(f"   {'each page while walking to 500':<34}{r['walk']:>16.2f}")
     print(f"   {'count(*) of the table':<34}{'(never run)':>16}{r['count']:>17.2f}")
+    print(f"\nC. reference picker: type '客户98765' ({r['lookup_found']} matches shown; median ms)")
+    print(f"   {'':<34}{'LendBase lookup':>16}{'LIKE %..% scan':>17}")
+    print(f"   {'first page of suggestions':<34}{r['lookup']:>16.2f}{r['lookup_scan']:>17.2f}")
 
 
 if __name__ == "__main__":
