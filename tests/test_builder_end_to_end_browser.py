@@ -128,6 +128,8 @@ def test_design_publish_fill_fix_save_and_find(server: str, browser) -> None:
     expect(page.locator("#plan-ok")).to_be_visible()
     page.click("#publish-now")
     expect(page.locator("#publish-ok")).to_contain_text("已发布为第 1 版")
+    expect(page.locator("#save-state")).to_contain_text("已发布为第 1 版")  # not "draft saved"
+    expect(page.locator("#publish-now")).to_be_hidden()
 
     # 5. the generated form: the phone shows only for a large amount
     page.goto(f"{server}/f/{FORM}/new")

@@ -197,6 +197,17 @@ def test_phone_sized_screen(server: str, browser, seeded) -> None:  # noqa: F811
     assert width <= 390, f"the form scrolls sideways on a phone ({width}px)"
     shot(page, "widgets-05-phone-form")
     context.close()
+    # the navbar (admin menu, tasks, language, user) fits the narrowest phones too
+    for narrow in (360, 320):
+        context = browser.new_context(locale="zh-CN", viewport={"width": narrow, "height": 700},
+                                      is_mobile=True, has_touch=True)
+        page = context.new_page()
+        sign_in(page, server)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= narrow, f"the home page scrolls sideways at {narrow}px ({width}px)"
+        user = page.locator("#user-menu").bounding_box()
+        assert user is not None and user["x"] + user["width"] <= narrow
+        context.close()
 
 
 def _shots():

@@ -158,6 +158,8 @@ function backfillFrom(box) {
   return backfill;
 }
 
+const capitalised = (text) => (text ? text.charAt(0).toUpperCase() + text.slice(1) : text);
+
 function planView(plan, backfill) {
   const ops = plan.plan.operations;
   const parts = [];
@@ -166,8 +168,14 @@ function planView(plan, backfill) {
   for (const op of ops) {
     const item = el('li', {class: `list-group-item ${op.blocking ? 'list-group-item-danger' : op.risk === 'confirm' ? 'list-group-item-warning' : ''}`,
       'data-op': op.kind},
-    el('div', {class: 'fw-semibold d-inline'}, op.summary || op.description),
-    op.rows_affected ? el('span', {class: 'badge text-bg-light border ms-2'}, format(t.rows_affected, {n: op.rows_affected})) : '');
+    el('div', {class: 'fw-semibold d-inline'}, capitalised(op.summary || op.description)),
+    // a new empty field "affects" every row only in name: say nothing unless they get a value
+    op.rows_affected && !(op.kind === 'add_field' && !backfill[op.path])
+      ? el('span', {class: 'badge text-bg-light border ms-2'}, format(t.rows_affected, {n: op.rows_affected})) : '');
+    if (op.kind === 'add_field' && !op.path.includes('.') && Object.keys(state.doc.permissions || {}).length) {
+      item.append(el('div', {class: 'small text-body-secondary mt-1', 'data-new-field-access': op.path},
+        icon('shield-lock'), ' ', t.new_field_access));
+    }
     if (op.samples && op.samples.length) {
       item.append(el('div', {class: 'small mt-1'}, t.samples, ': ',
         op.samples.map((s) => el('span', {class: 'me-2 d-inline-block', 'data-sample-record': s.record_id},
@@ -255,6 +263,7 @@ async function publish() {
       el('a', {class: 'alert-link', href: boot.urls.records_new, id: 'open-entry-form'}, t.open_form)));
     $('#confirm-box').hidden = true;
     for (const done of ['#publish-note-box', '#check-again', '#publish-now']) $(done).hidden = true;
+    status(format(t.published_ok, {n}), 'success');
     boot.published_version = n;
     boot.published_keys = state.doc.fields.flatMap((x) => [x.key, ...(x.fields || []).map((c) => `${x.key}.${c.key}`)]);
     $('#published-badge').textContent = format(t.published_v, {n});

@@ -302,7 +302,7 @@ export class PropertyPanel {
       case 'sensitive':
         return el('div', {}, this.check(prop, t.sensitive, f.sensitive, setStructure(prop)),
           f.sensitive && SENSITIVE_TYPES.has(f.type)
-            ? this.group('mask', t.mask, this.selectInput('mask', f.mask, MASKS.map((m) => [m, m]), set('mask'))) : '');
+            ? this.group('mask', t.mask, this.selectInput('mask', f.mask, MASKS.map((m) => [m, t[`mask_${m}`] || m]), set('mask'))) : '');
       case 'target':
         return this.group(prop, t.target, this.selectInput('target', f.target,
           [...st.boot.published_forms.map((p) => [p.key, `${p.label} (${p.key})`]),
@@ -310,10 +310,10 @@ export class PropertyPanel {
           setStructure(prop)));
       case 'on_delete':
         return this.group(prop, t.on_delete, this.selectInput('on_delete', f.on_delete,
-          [['restrict', 'restrict'], ['set_null', 'set_null'], ['cascade', 'cascade']], set(prop)));
+          ['restrict', 'set_null', 'cascade'].map((v) => [v, t[`on_delete_${v}`] || v]), set(prop)));
       case 'level':
         return this.group(prop, t.level, this.selectInput('level', f.level,
-          [['province', 'province'], ['city', 'city'], ['county', 'county']], set(prop)));
+          ['province', 'city', 'county'].map((v) => [v, t[`level_${v}`] || v]), set(prop)));
       case 'result_type':
         return this.group(prop, t.result_type, this.selectInput('result_type', f.result_type,
           ['text', 'integer', 'decimal', 'money', 'date', 'boolean'].map((x) => [x, t[`type_${x}`] || x]), set(prop), false));
