@@ -246,11 +246,12 @@ export class PropertyPanel {
       types.map((x) => [x, t[`type_${x}`] || x]), (v) => v && setStructure('type')(v), false)));
     parts.push(this.check('required', t.required, f.required, setStructure('required')));
     parts.push(this.check('readonly', t.readonly, f.readonly, set('readonly')));
+    // "when is it shown" is asked as often as "is it required": right after it, not last
+    parts.push(this.conditionInput(`field:${st.selection.key}/${st.selection.sub || ''}`,
+      f.visible_when, set('visible_when'), isColumn ? null : f.key));
     for (const prop of TYPE_PROPS[f.type] || []) parts.push(this.typeProp(prop, f, set, setStructure));
     if (!NO_DEFAULT.has(f.type)) parts.push(this.defaultInput(f, set));
     parts.push(this.i18nPair('help', t.help, f.help, set('help'), false));
-    parts.push(this.conditionInput(`field:${st.selection.key}/${st.selection.sub || ''}`,
-      f.visible_when, set('visible_when'), isColumn ? null : f.key));
     parts.push(el('button', {type: 'button', class: 'btn btn-sm btn-outline-danger mt-2', id: 'delete-selected'},
       icon('trash'), ' ', t.delete));
     const box = el('div', {class: 'bc-props-body', 'data-for': f.key}, parts);
@@ -381,8 +382,14 @@ export class PropertyPanel {
       update([...now, {value: `option_${n}`, label: {zh: `选项${n}`, en: `Option ${n}`}}]);
     });
     const invalid = this.errorsFor('options').length;
+    // column headings over the three inputs of each row (value, Chinese, English)
+    const heads = el('div', {class: 'bc-option-heads d-flex small text-body-secondary', 'aria-hidden': 'true'},
+      el('span', {class: 'bc-option-head-handle'}), el('span', {class: 'flex-fill'}, t.option_value),
+      el('span', {class: 'flex-fill'}, '中文'), el('span', {class: 'flex-fill'}, 'English'),
+      el('span', {class: 'bc-option-head-remove'}));
     return el('div', {class: `mb-2 bc-prop${invalid ? ' bc-prop-invalid' : ''}`, 'data-prop-group': 'options'},
-      el('div', {class: 'form-label small mb-1'}, t.options), list, add, this.feedback('options'));
+      el('div', {class: 'form-label small mb-1'}, t.options), options.length ? heads : '', list, add,
+      this.feedback('options'));
   }
 
   columnsEditor(f) {
