@@ -175,7 +175,9 @@ def test_a_lifecycle_only_change_publishes_without_touching_the_table(site) -> N
                        json={"doc": doc, "lock_version": draft["lock_version"]})
     assert saved.status_code == 200, saved.json
     plan = client.post("/api/v1/meta/forms/deal/publish?dry_run=1", headers=headers).json
-    assert plan["plan"]["operations"] == [] and not plan["plan"]["needs_confirmation"]
+    (change,) = plan["plan"]["operations"]  # said in words, and nothing to do to the table
+    assert change["kind"] == "metadata_only" and "lifecycle stages change" in change["summary"]
+    assert not plan["plan"]["needs_confirmation"] and not plan["plan"]["changes_schema"]
     assert client.post("/api/v1/meta/forms/deal/publish", headers=headers).status_code == 200
     deal = site.lb["deals"]["华东贸易"]
     moved = client.patch(f"/api/v1/records/deal/{deal}", json={"stage": "review"},
