@@ -104,6 +104,15 @@ def test_design_publish_fill_fix_save_and_find(server: str, browser) -> None:
     page.fill("#prop-label-zh", "差旅费")
     page.fill("#prop-label-en", "Travel cost")
     page.press("#prop-label-en", "Tab")
+    # a label typed equal to the builder's default ("名称") is still the admin's: typing the
+    # other language does not overwrite it
+    page.click("#canvas .bc-subfield[data-parent='visitors'][data-sub-key='name']")
+    page.fill("#prop-label-zh", "名称")
+    page.fill("#prop-label-en", "Visitor")
+    page.press("#prop-label-en", "Tab")
+    first = page.evaluate("() => window.lbBuilder.field('visitors').fields[0]")
+    assert first["label"] == {"zh": "名称", "en": "Visitor"}
+    assert first["key"] == "visitor"  # the starting column's key follows its label too
 
     # 3. the visibility rule, built visually: the guarantor's phone shows when amount > 500000
     page.click(".bc-field[data-key='guarantor_phone']")
@@ -146,7 +155,7 @@ def test_design_publish_fill_fix_save_and_find(server: str, browser) -> None:
     page.fill("[name='visited_on']", "2026-11-20")
     page.fill("[name='staff']", "120")
     page.click("[data-subtable=visitors] [data-add-row]")
-    page.fill("input[name='visitors.0.item']", "王经理")
+    page.fill("input[name='visitors.0.visitor']", "王经理")
     page.fill("input[name='visitors.0.travel_cost']", "350.50")
     page.click("#save")
     expect(page.locator("#error-summary")).to_be_visible()
@@ -173,6 +182,6 @@ def test_design_publish_fill_fix_save_and_find(server: str, browser) -> None:
     assert saved["guarantor_phone"] and "13800138000" not in saved["guarantor_phone"]
     assert str(saved["amount"]) == "800000.00"
     assert saved["staff"] == 120 and saved["rating"] == "option_3"
-    assert [(r["item"], str(r["travel_cost"])) for r in rows] == [("王经理", "350.50")]
+    assert [(r["visitor"], str(r["travel_cost"])) for r in rows] == [("王经理", "350.50")]
     assert errors == []
     context.close()

@@ -90,3 +90,22 @@ def test_worker_without_redis_says_how_to_fix(app) -> None:
     result = run(app, "worker")
     assert result.exit_code == 1
     assert "REDIS_URL is not set" in result.output
+
+
+def test_demo_data_is_history_not_a_burst_of_events(app) -> None:
+    """start.sh installs the demo; its creation events must not queue tens of thousands of
+    jobs (on SQLite they kept the database locked and sign-in failing for minutes)."""
+    assert run(app, "init").exit_code == 0
+    installed = run(app, "app", "install", str(TEMPLATE), "--demo", "--customers", "6")
+    assert installed.exit_code == 0, installed.output
+    assert "creation events recorded as history" in installed.output
+    with app.extensions["lendbase"].sessions() as session:
+        outbox = db.outbox
+        demo_pending = session.execute(select(func.count()).select_from(outbox).where(
+            outbox.c.status == "pending", outbox.c.form_key.in_(["customer", "loan"]))).scalar()
+        demo_events = session.execute(select(func.count()).select_from(outbox).where(
+            outbox.c.form_key.in_(["customer", "loan"]))).scalar()
+        runs = session.execute(select(func.count()).select_from(db.job_run)).scalar()
+    assert demo_pending == 0 and demo_events >= 6  # each customer and loan wrote one
+    # none of them became a job (what the install itself seeds may: a handful, not thousands)
+    assert runs < demo_events, (runs, demo_events)

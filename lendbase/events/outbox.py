@@ -78,6 +78,22 @@ def claim_pending(session: Session, now: datetime, *, ids: Sequence[int] | None 
     return sorted(claimed, key=lambda e: e.id)
 
 
+def settle_as_history(session: Session, after_id: int, now: datetime) -> int:
+    """Mark the events written after outbox row ``after_id`` dispatched without running any
+    handler, and forget them in this session: for data generated as history (the demo
+    portfolio), whose tens of thousands of creation events must not replay through rules,
+    pools and SOP tasks as if they had just happened. Returns how many were settled."""
+    t = db.outbox
+    take_emitted(session)
+    return session.execute(
+        update(t).where(t.c.id > after_id, t.c.status == OutboxStatus.PENDING.value)
+        .values(status=OutboxStatus.DISPATCHED.value, dispatched_at=now)).rowcount or 0
+
+
+def last_event_id(session: Session) -> int:
+    return int(session.execute(select(func.coalesce(func.max(db.outbox.c.id), 0))).scalar_one())
+
+
 def load_event(session: Session, event_id: int) -> Event | None:
     row = session.execute(select(db.outbox).where(db.outbox.c.id == event_id)).mappings().first()
     return Event.from_row(row) if row is not None else None

@@ -116,6 +116,8 @@ export class PropertyPanel {
       const input = el('input', {class: 'form-control form-control-sm', id: `prop-${prop}-${lang}`,
         'data-prop': `${prop}.${lang}`, value: current[lang] || '', lang: lang === 'zh' ? 'zh-CN' : 'en',
         'aria-label': `${label} (${lang})`, placeholder: lang === 'zh' ? '中文' : 'English'});
+      // typing marks the label as the admin's, even if it ends up equal to a default
+      if (prop === 'label') input.addEventListener('input', () => this.state.markLabelTyped(lang));
       input.addEventListener('change', () => {
         const next = {...(value || {}), [lang]: input.value.trim()};
         value = next;

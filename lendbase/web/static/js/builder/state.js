@@ -353,11 +353,26 @@ export class BuilderState {
    * text ("Sub-table", "名称") in the other: while the other language still holds such a
    * default, it takes the new text (as an optional text does) until it is typed itself.
    */
+  /** The selected field's label in ``lang`` was typed by the admin (never overwritten). */
+  markLabelTyped(lang) {
+    const f = this.selectedField();
+    if (!f) return;
+    this.typedLabels = this.typedLabels || new WeakMap();
+    if (!this.typedLabels.has(f)) this.typedLabels.set(f, new Set());
+    this.typedLabels.get(f).add(lang);
+  }
+
   otherLanguageFollows(f, before) {
     if (!before || !f.label) return;
     const defaults = this.boot.type_labels[f.type] || {};
+    this.typedLabels = this.typedLabels || new WeakMap();
+    const typed = this.typedLabels.get(f) || new Set();
+    this.typedLabels.set(f, typed);
     for (const [mine, other] of [['zh', 'en'], ['en', 'zh']]) {
       if (f.label[mine] === before[mine] || !f.label[mine]) continue;
+      typed.add(mine);
+      // a text the admin typed is theirs even when it happens to equal a default ("身份证号")
+      if (typed.has(other)) continue;
       const stale = before[other] === defaults[other] || DEFAULT_LABELS.has(before[other]);
       if (stale && f.label[other] === before[other]) f.label[other] = f.label[mine];
     }
@@ -429,7 +444,7 @@ export function newField(type, key, boot) {
   } else if (type === 'reference') {
     f.target = (boot.published_forms[0] || {key: boot.key}).key;
   } else if (type === 'subtable') {
-    f.fields = [{key: 'item', type: 'text', label: {zh: '名称', en: 'Name'}}];
+    f.fields = [{key: 'name', type: 'text', label: {zh: '名称', en: 'Name'}}];  // its key follows its label
   } else if (type === 'id_number' || type === 'phone') {
     // Personal information (PIPL): stored encrypted and shown masked unless switched off.
     f.sensitive = true;
