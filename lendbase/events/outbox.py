@@ -85,9 +85,10 @@ def settle_as_history(session: Session, after_id: int, now: datetime) -> int:
     pools and SOP tasks as if they had just happened. Returns how many were settled."""
     t = db.outbox
     take_emitted(session)
-    return session.execute(
+    result = session.execute(
         update(t).where(t.c.id > after_id, t.c.status == OutboxStatus.PENDING.value)
-        .values(status=OutboxStatus.DISPATCHED.value, dispatched_at=now)).rowcount or 0
+        .values(status=OutboxStatus.DISPATCHED.value, dispatched_at=now))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def last_event_id(session: Session) -> int:
