@@ -610,6 +610,17 @@ def _specimen_file(session: Session, schema: CompiledSchema, upload_dir: Path | 
         uploaded_by=None, uploaded_at=at).returning(db.stored_file.c.id)).scalar_one()
 
 
+def _plan_seed(session: Session, schema: CompiledSchema, planner: _Planner,
+               at: datetime) -> None:
+    """The app's seed records (delinquency buckets...) in forms still empty: a database made
+    without ``lendbase app install`` gets them with the demo."""
+    seed = json.loads(_APP_JSON.read_text(encoding="utf-8")).get("seed", {})
+    for form_key, rows in seed.items():
+        if session.execute(select(schema[form_key].table.c.id).limit(1)).first() is None:
+            for row in rows:
+                planner.add(form_key, at, dict(row))
+
+
 def generate_demo(session: Session, schema: CompiledSchema, cipher: FieldCipher, *,
                   seed: int = 2026, customers: int = 2000, today: date | None = None,
                   progress: Callable[[str], None] | None = None,
@@ -639,6 +650,7 @@ def generate_demo(session: Session, schema: CompiledSchema, cipher: FieldCipher,
     specimen = _specimen_file(session, schema, upload_dir, joined)
     planner = _Planner(rng, business_date, users, am_teams, specimen)
     org, products = planner.structure(heads)
+    _plan_seed(session, schema, planner, joined)
     for _ in range(customers):
         planner.customer(org, products)
     for product in products:

@@ -1,5 +1,10 @@
 """Apps: folders of metadata documents installed through the same validate-and-publish path the
-API uses. Installing the same app twice changes nothing; ``export_app`` writes it back."""
+API uses. Installing the same app twice changes nothing; ``export_app`` writes it back.
+
+Besides its forms, an ``app.json`` may declare ``seed`` records (``{form_key: [values...]}``,
+created through the record service when that form's table is still empty, so an admin's edits
+are never overwritten) and ``schedules`` (``[{key, cron, job, timezone?, args?}]``, created when
+no schedule of that key exists, so an admin's change of time or a disable survives upgrades)."""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from lendbase import db
 from lendbase.auth.users import ensure_department, ensure_role
 from lendbase.errors import MetadataError, NotFound
 from lendbase.meta.store import MetadataStore, checksum_of
+from lendbase.security import FieldCipher, generate_key_string
 
 
 @dataclass
@@ -64,8 +70,12 @@ def _install_departments(session: Session, nodes: list[dict[str, Any]],
 
 def install_app(session: Session, path: Path, actor_id: int | None = None, *,
                 confirm: bool = False,
-                progress: Callable[[str], None] | None = None) -> InstallReport:
-    """Install or upgrade the app in ``path``; never commits."""
+                progress: Callable[[str], None] | None = None,
+                cipher: FieldCipher | None = None) -> InstallReport:
+    """Install or upgrade the app in ``path``; never commits.
+
+    ``cipher`` encrypts sensitive values of seed records; without it, seeds may not set
+    sensitive fields."""
     from lendbase.forms.publish import publish_form
 
     manifest = read_manifest(path)
@@ -94,6 +104,8 @@ def install_app(session: Session, path: Path, actor_id: int | None = None, *,
         if progress:
             progress(f"published form {key}")
     now = datetime.now(UTC)
+    _install_seed(session, manifest, cipher, progress)
+    _install_schedules(session, manifest, now, progress)
     values = {"label": manifest["label"], "version": manifest["version"],
               "checksum": checksum_of({"manifest": manifest, "forms": docs}),
               "documents": {"forms": list(manifest["forms"])}, "installed_at": now}
@@ -105,6 +117,56 @@ def install_app(session: Session, path: Path, actor_id: int | None = None, *,
         session.execute(update(db.app_install).where(db.app_install.c.key == manifest["key"])
                         .values(**values))
     return report
+
+
+def _install_seed(session: Session, manifest: dict[str, Any], cipher: FieldCipher | None,
+                  progress: Callable[[str], None] | None) -> None:
+    """Create the app's seed records in each of its forms whose table is empty."""
+    from lendbase.forms.publish import load_compiled_schema
+    from lendbase.records.permissions import Actor
+    from lendbase.records.service import RecordService
+
+    seed = manifest.get("seed") or {}
+    unknown = [key for key in seed if key not in manifest["forms"]]
+    if unknown:
+        raise MetadataError("app.json seeds forms it does not list",
+                            {f"/seed/{key}": ["list the form in forms, or remove its seed"]
+                             for key in unknown})
+    if not seed:
+        return
+    schema = load_compiled_schema(session)
+    for form_key, rows in seed.items():
+        compiled = schema[form_key]
+        if session.execute(select(compiled.table.c.id).limit(1)).first() is not None:
+            continue
+        sensitive = {f.key for f in compiled.form.fields if f.sensitive}
+        if cipher is None and any(sensitive & set(row) for row in rows):
+            raise MetadataError(f"the seed of form {form_key!r} sets sensitive fields; install "
+                                "it with the field key configured")
+        # without sensitive values a throwaway key is never used
+        service = RecordService(session, schema, Actor.system(),
+                                cipher or FieldCipher.from_key_string(generate_key_string()))
+        for row in rows:
+            service.create(form_key, row)
+        if progress:
+            progress(f"seeded form {form_key} with {len(rows)} record(s)")
+
+
+def _install_schedules(session: Session, manifest: dict[str, Any], now: datetime,
+                       progress: Callable[[str], None] | None) -> None:
+    """Create the schedules the app declares and that do not exist yet."""
+    from lendbase.jobs.schedule import get_schedule, save_schedule
+
+    for spec in manifest.get("schedules") or []:
+        try:
+            get_schedule(session, spec["key"])
+            continue
+        except NotFound:
+            pass
+        save_schedule(session, spec["key"], spec["cron"], spec["job"], spec.get("args"),
+                      timezone=spec.get("timezone", "UTC"), now=now)
+        if progress:
+            progress(f"scheduled {spec['key']} ({spec['cron']}, {spec.get('timezone', 'UTC')})")
 
 
 def installed_apps(session: Session) -> list[dict[str, Any]]:
