@@ -114,6 +114,9 @@ class Data:
     repayments: list[dict[str, Any]] = field(default_factory=list)
 
     def related(self, form: str, link: str, record_id: Any) -> list[dict[str, Any]]:
+        if link == "id":  # the record a reference points at
+            records = {"customer": self.customers, "loan": self.loans}[form]
+            return [r for r in records if r["id"] == record_id]
         rows = {("customer", "items"): (self.items, "parent_id"),
                 ("installment", "customer"): (self.installments, "customer"),
                 ("loan", "customer"): (self.loans, "customer"),

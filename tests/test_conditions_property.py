@@ -237,6 +237,31 @@ def item_leaf(draw: Any) -> dict[str, Any]:
 
 
 @st.composite
+def lookup_leaf(draw: Any) -> dict[str, Any]:
+    """A loan's condition on its customer's fields (``customer.rating``...), loans without a
+    customer or pointing at a missing one included."""
+    choice = draw(st.integers(0, 3))
+    if choice == 0:
+        op = draw(st.sampled_from(["=", "!=", "in", "not_in", "is_empty", "is_not_empty"]))
+        node: dict[str, Any] = {"field": "customer.rating", "op": op}
+        if op in ("=", "!="):
+            node["value"] = draw(st.sampled_from(["A", "B", "C"]))
+        elif op in ("in", "not_in"):
+            node["value"] = draw(st.lists(st.sampled_from(["A", "B", "C"]), min_size=1))
+        return node
+    if choice == 1:
+        return {"field": "customer.tags", "op": draw(st.sampled_from(["any_of", "none_of"])),
+                "value": draw(st.lists(st.sampled_from(["vip", "new"]), min_size=1))}
+    if choice == 2:
+        return {"field": "amount", "op": draw(st.sampled_from(COMPARE)),
+                "value": {"formula": draw(st.sampled_from([
+                    "customer.balance", "0.5 * customer.credit_limit",
+                    "IF(customer.active, customer.score, 0)"]))}}
+    return {"field": "customer.score", "op": draw(st.sampled_from(COMPARE)),
+            "value": draw(st.one_of(whole_numbers, st.just({"field": "amount"})))}
+
+
+@st.composite
 def related_leaf(draw: Any) -> dict[str, Any]:
     relation = draw(st.sampled_from([("customer", "items", "amount", "due_on"),
                                      ("loan", "customer", "amount", "disbursed_on")]))
@@ -244,7 +269,7 @@ def related_leaf(draw: Any) -> dict[str, Any]:
     spec: dict[str, Any] = {"form": form, "link": link}
     if draw(st.booleans()):
         spec["where"] = (draw(item_leaf()) if form == "customer"
-                         else draw(date_leaf("disbursed_on")))
+                         else draw(st.one_of(date_leaf("disbursed_on"), lookup_leaf())))
     kind = draw(st.sampled_from(["exists", "not_exists", "count", "sum", "min", "max"]))
     if kind == "exists":
         return {"exists": spec}

@@ -333,6 +333,57 @@ def test_notify_renders_per_record_in_chunks_and_never_sends_twice(world: World)
     assert run(world, actions).affected == [0]
 
 
+def test_notify_reads_the_recipient_through_a_reference_and_keeps_quiet_hours(
+        world: World) -> None:
+    """A payment's SMS goes to its loan's mobile (``loan.mobile``); the quiet hours are read
+    in the zone the loan names (``loan.note`` here), else the business zone."""
+    shanghai, london, no_mobile = world.add_loans(3)  # 09:00 in Shanghai is 01:00 in London
+    with world.sessions.begin() as session:
+        t = loans(session, world)
+        session.execute(t.update().where(t.c.id == london).values(note="Europe/London"))
+        session.execute(t.update().where(t.c.id == no_mobile).values(mobile=None))
+        payments = world.schema(session)["payment"].table
+        session.execute(insert(payments), [
+            {"loan": loan, "amount": 10, "created_at": T0, "updated_at": T0, "version": 1}
+            for loan in (shanghai, london, no_mobile, None)])
+        NotificationService(session, world.admin).save_template(
+            "paid", label=label("到账", "Paid"), channel="sms", form_key="payment",
+            body="已收到还款 {{ amount }} 元")
+    actions = [{"type": "notify", "template": "paid", "recipient_field": "loan.mobile",
+                "quiet_hours": {"from": "22:00", "to": "08:00", "timezone_field": "loan.note"}}]
+
+    def notify(dry_run: bool = False) -> Any:
+        with world.sessions.begin() as session:
+            table = world.schema(session)["payment"].table
+            return apply_actions(session, actions, form_key="payment",
+                                 ids=select(table.c.id), cause="rule:paid",
+                                 source="rule:paid", clock=world.clock,
+                                 schema=world.schema(session), dry_run=dry_run,
+                                 env=world.runtime.env())
+
+    assert notify(dry_run=True).affected == [2]  # the two payments whose loan has a mobile
+    done = notify()
+    assert done.actions[0].detail == {"sent": 1, "refused": 1}
+    with world.sessions() as session:
+        n = db.notification
+        rows = session.execute(select(n.c.recipient, n.c.status, n.c.reason)
+                               .order_by(n.c.id)).all()
+    assert [(r.recipient, r.status) for r in rows] == [
+        ("13800000001", "sent"), ("13800000002", "refused")]
+    assert "Europe/London" in rows[1].reason and "01:00" in rows[1].reason
+    world.clock.advance(hours=8)  # 09:00 in London: the refused one goes, the sent one not again
+    assert notify().actions[0].detail == {"sent": 1}
+    with pytest.raises(MetadataError) as refused:
+        actions[0] = {"type": "notify", "template": "paid", "recipient_field": "loan.amount",
+                      "quiet_hours": {"from": "22:00", "to": "08:00",
+                                      "timezone_field": "amount.x"}}
+        notify()
+    assert "'loan.amount' is not a phone, e-mail, text or user field" in \
+        refused.value.errors["/actions/0/recipient_field"][0]
+    assert "'amount' is not a reference field of 'payment'" in \
+        refused.value.errors["/actions/0/quiet_hours/timezone_field"][0]
+
+
 # --- webhooks -----------------------------------------------------------------------------------
 
 

@@ -132,6 +132,23 @@ def test_field_and_stage_triggers_fire_only_on_their_change(
     assert count(world, db.alert) == 2 and count(world, db.task) == 1
 
 
+def test_a_field_trigger_with_on_create_also_fires_for_new_records_that_fill_it(
+        world: World, jobs: JobRuntime) -> None:
+    world.publish_rule(rule("rating_watch", {"type": "field_changed", "fields": ["rating"],
+                                             "on_create": True},
+                            [{"type": "raise_alert", "title": "评级"}], once="every_time"))
+    create_loan(world, status="current")  # rating left empty: not "filled in"
+    jobs.run_until_idle()
+    assert count(world, db.alert) == 0
+    loan = create_loan(world, status="current", rating="A")
+    jobs.run_until_idle()
+    assert count(world, db.alert) == 1
+    update_loan(world, loan, note="x")
+    update_loan(world, loan, rating="B")
+    jobs.run_until_idle()
+    assert count(world, db.alert) == 2
+
+
 def test_a_scheduled_rule_over_20000_loans_is_set_based(world: World, jobs: JobRuntime) -> None:
     world.add_loans(20_000)
     world.publish_rule(rule(

@@ -379,6 +379,27 @@ def test_moved_and_deleted_installments_affect_both_customers(pools) -> None:
         assert other["id"] not in members(session)
 
 
+def test_a_change_of_the_referenced_record_moves_the_records_that_look_it_up(pools) -> None:
+    """An installment segment on ``customer.rating``: rating a customer C brings in that
+    customer's installments (and only theirs) through the record-change path."""
+    sessions, schema, ids = pools
+    condition = {"and": [{"field": "customer.rating", "op": "=", "value": "C"},
+                         {"field": "status", "op": "=", "value": "overdue"}]}
+    with sessions.begin() as session:
+        publish(session, {**segment_doc("c_overdue", condition), "form": "installment"})
+        recompute_segment(session, "c_overdue", clock=clock, schema=schema)
+        before = members(session, "c_overdue")
+        mine = add_installment(session, schema, ids["plain"], date(2026, 11, 1), "overdue")
+        recompute_segment(session, "c_overdue", clock=clock, schema=schema)
+        assert members(session, "c_overdue") == before
+        _system(session, schema).update("customer", ids["plain"], {"rating": "C"})
+        reports = apply_record_change(session, _last_event(session), schema=schema,
+                                      clock=clock)
+        moved = {r.segment: (r.entered, r.left) for r in reports}
+        assert moved["c_overdue"] == (1, 0)
+        assert members(session, "c_overdue") == before | {mine}
+
+
 def test_related_paths() -> None:
     from lendbase.forms.model import check_form
 

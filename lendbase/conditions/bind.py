@@ -18,6 +18,7 @@ from lendbase.conditions import ir
 from lendbase.conditions.bind_expr import (
     KIND_NAMES,
     ExpressionBinder,
+    is_path,
     mismatch,
     number_literal,
     text_literal,
@@ -53,6 +54,9 @@ OPERATORS = (*sorted(COMPARE_OPS), "between", "in", "not_in", "is_empty", "is_no
              "contains", "starts_with", "ends_with", "is_true", "is_false", "any_of", "all_of",
              "none_of", "in_last", "in_next", "more_than_ago", "in_period")
 AGGREGATES = ("count", "sum", "min", "max")
+#: Tests that are never unknown, and their complements (a missing referenced record holds
+#: the test when it does not hold the complement).
+_NEVER_UNKNOWN = {"is_empty": "is_not_empty", "none_of": "any_of"}
 LEFT_KEYS = ("field", "formula", "expr", *AGGREGATES)
 #: Options a leaf may carry, and the operators they apply to.
 OPTIONS = {"case_sensitive": TEXT_OPS, "include_current": {"in_last", "in_next",
@@ -245,7 +249,7 @@ class ConditionBinder:
             return ir.Aggregate("count", relation, None, where, INT)
         binder = ExpressionBinder(inner)
         if "field" in spec:
-            value = binder.field(inner.scope.field(spec["field"]))
+            value = binder.key(spec["field"])
         elif "formula" in spec:
             value = binder.bind_text(spec["formula"])
         else:
@@ -267,6 +271,9 @@ class ConditionBinder:
                                   "of field / formula / expr / count / sum / min / max")
         key = present[0]
         if key == "field":
+            if is_path(self.ctx, node["field"]):
+                path = node["field"]
+                return ExpressionBinder(self.ctx).key(path), None, f"{path!r}"
             info = self.ctx.scope.field(node["field"])
             if info.formula is not None:
                 return ExpressionBinder(self.ctx).field(info), None, f"{info.key!r}"
@@ -281,6 +288,11 @@ class ConditionBinder:
         return aggregate, None, f"{key} of {aggregate.relation.form}"
 
     def visit_leaf(self, node: Mapping[str, Any]) -> ir.Node:
+        path = node.get("field")
+        if is_path(self.ctx, path) and not _is_expression(node.get("value")):
+            # The whole test runs on the referenced record, so it can use what only that
+            # record's columns allow (keyed hashes of encrypted fields, multiple choice).
+            return self._lookup_leaf(node, str(path))
         raw_op = node.get("op", "=")
         op = raw_op.strip().replace(" ", "_") if isinstance(raw_op, str) else raw_op
         if op not in OPERATORS:
@@ -323,6 +335,20 @@ class ConditionBinder:
                                   "fields; use in / not_in for a single choice")
         return self._relative(node, left, op, value, label)
 
+    def _lookup_leaf(self, node: Mapping[str, Any], path: str) -> ir.Node:
+        """A leaf on a referenced record's field. It is unknown when there is no such record,
+        except for the tests that are never unknown: without a record the field "is empty"
+        and holds "none of" the options (as an empty field of the form itself would)."""
+        assert self.ctx.schema is not None
+        ref, relation, rest = self.ctx.schema.lookup(self.ctx.scope, path)
+        inner = ConditionBinder(self.ctx.within(relation.scope))
+        complement = _NEVER_UNKNOWN.get(str(node.get("op", "")).strip().replace(" ", "_"))
+        if complement is None:
+            return ir.Lookup(ref, relation, inner.visit_leaf({**node, "field": rest}))
+        positive = ir.Lookup(ref, relation,
+                             inner.visit_leaf({**node, "field": rest, "op": complement}))
+        return ir.Not(ir.Truth(positive))
+
     def _compare(self, node: Mapping[str, Any], left: ir.Node, info: FieldInfo | None,
                  op: str, value: Any, label: str) -> ir.Node:
         if op in ORDERING and left.kind == BOOL:
@@ -348,7 +374,7 @@ class ConditionBinder:
         """A value given as ``{"field": key}``, ``{"formula": text}`` or ``{"expr": tree}``."""
         binder = ExpressionBinder(self.ctx)
         if "field" in value:
-            return binder.field(self.ctx.scope.field(value["field"]))
+            return binder.key(value["field"])
         if "formula" in value:
             return binder.bind_text(value["formula"])
         return binder.bind_tree(value["expr"])

@@ -99,6 +99,12 @@ def text_literal(text: Any) -> ir.Lit:
     return ir.Lit(text, TEXT)
 
 
+def is_path(ctx: ConditionContext, key: Any) -> bool:
+    """Whether ``key`` follows a reference (``customer.rating``): dotted, with the installed
+    forms known (without a schema a dotted key is refused as an unknown field)."""
+    return isinstance(key, str) and "." in key and ctx.schema is not None
+
+
 class ExpressionBinder:
     """Binds one expression tree in ``ctx.scope``; one ``visit_<node>`` per node type.
 
@@ -186,7 +192,17 @@ class ExpressionBinder:
         return ir.Lit(None, NULL)
 
     def visit_ref(self, node: Mapping[str, Any]) -> ir.Node:
-        return self.field(self.ctx.scope.field(node["ref"]))
+        return self.key(node["ref"])
+
+    def key(self, key: Any) -> ir.Node:
+        """A field by key; ``reference.field`` (``customer.credit_limit``) reads the field of
+        the record the reference points at."""
+        if is_path(self.ctx, key):
+            assert self.ctx.schema is not None
+            ref, relation, rest = self.ctx.schema.lookup(self.ctx.scope, key)
+            inner = ExpressionBinder(self.ctx.within(relation.scope)).key(rest)
+            return ir.Lookup(ref, relation, inner)
+        return self.field(self.ctx.scope.field(key))
 
     def field(self, info: FieldInfo) -> ir.Node:
         """A field as an expression; a computed field is its formula, inlined."""

@@ -242,7 +242,10 @@ class ConditionSchema:
 
     def rows_of(self, form: str, link: str) -> Relation:
         """The rows a resolver reads for ``(form, link)``: a sub-table ``link`` of ``form``,
-        or the rows of ``form`` by its reference field ``link``."""
+        the rows of ``form`` by its reference field ``link``, or (``link`` = ``"id"``) the
+        record of ``form`` a reference points at."""
+        if link == "id":
+            return Relation(form, "id", self.form(form), "id")
         if (form, link) in self._children:
             return Relation(form, link, self._children[(form, link)], "parent_id")
         scope = self.form(form)
@@ -251,6 +254,27 @@ class ConditionSchema:
             raise UnsupportedNode(f"{link!r} is neither a sub-table nor a reference field of "
                                   f"form {form!r}")
         return Relation(form, link, scope, link)
+
+    def lookup(self, scope: FormScope, path: str) -> tuple[FieldInfo, Relation, str]:
+        """Split ``reference.rest`` (``customer.birth_date``): the reference field of
+        ``scope``, the record it points at (a ``Relation`` whose link column is the target's
+        ``id``) and the rest of the path, read on that record."""
+        ref_key, _, rest = path.partition(".")
+        if scope.subtable is not None or scope.form is None:
+            raise UnsupportedNode(f"{path!r}: rows of {scope.key or 'this table'!r} cannot "
+                                  "follow references; use a field of the form")
+        info = scope.field(ref_key)
+        definition = info.definition
+        if definition is None or definition.type != "reference" or not definition.target:
+            refs = sorted(k for k, f in scope.fields.items()
+                          if f.definition is not None and f.definition.type == "reference")
+            raise UnsupportedNode(f"{path!r}: {ref_key!r} is not a reference field of "
+                                  f"{scope.key!r}; a dotted key starts with one of: "
+                                  f"{', '.join(refs) or '(the form has none)'}")
+        if not rest:
+            raise UnsupportedNode(f"{path!r}: name the field of {definition.target!r} to read "
+                                  f"after the dot, e.g. {ref_key}.name")
+        return info, Relation(definition.target, "id", self.form(definition.target), "id"), rest
 
     def relation(self, scope: FormScope, form: Any, link: Any) -> Relation:
         """How rows of ``form`` relate to a record of ``scope`` through ``link``."""

@@ -285,6 +285,20 @@ class PythonEvaluator:
         rows = self._related_rows(relation, record)
         return [r for r in rows if where is None or self.value(where, r) is True]
 
+    def visit_Lookup(self, node: ir.Lookup, record: Record) -> Any:
+        target = read_value(record.get(node.ref.key))
+        if target is None:
+            return None
+        if self.related is None:
+            raise UnsupportedNode(
+                f"the condition reads the referenced {node.relation.form!r} record: pass "
+                "related= (a resolver of related rows) to the predicate")
+        key = (node.relation.form, "id", target)
+        if key not in self._rows:
+            self._rows[key] = self.related(node.relation.form, "id", target)
+        rows = self._rows[key]
+        return self.value(node.inner, rows[0]) if rows else None
+
     def visit_Exists(self, node: ir.Exists, record: Record) -> bool:
         return bool(self._matching(node.relation, node.where, record))
 

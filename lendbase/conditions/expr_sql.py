@@ -351,6 +351,21 @@ class SqlCompiler:
             conditions.append(inner.compile(where))
         return alias, conditions, inner
 
+    def visit_Lookup(self, node: ir.Lookup) -> Any:
+        """A correlated scalar subquery on the referenced record, by its primary key."""
+        table = node.relation.scope.table
+        column = node.ref.column
+        if table is None:
+            raise UnsupportedNode(f"form {node.relation.form!r} has no table to query")
+        if column is None or column not in self.table.c:
+            raise UnsupportedNode(f"field {node.ref.key!r} has no column in "
+                                  f"{self.ctx.scope.key or 'this table'!r}")
+        alias = table.alias()
+        inner = SqlCompiler(self.ctx.within(node.relation.scope), alias)
+        value = inner.compile(node.inner)
+        return (select(value).select_from(alias)
+                .where(alias.c.id == self.table.c[column]).scalar_subquery())
+
     def visit_Exists(self, node: ir.Exists) -> Any:
         alias, conditions, _ = self._related(node.relation, node.where)
         return select(literal_column("1")).select_from(alias).where(*conditions).exists()

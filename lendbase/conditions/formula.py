@@ -65,7 +65,7 @@ SLASH: "/"
 LPAR: "("
 RPAR: ")"
 COMMA: ","
-NAME: /[A-Za-z_][A-Za-z0-9_]*/
+NAME: /[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*/
 NUMBER: /[0-9]+(\.[0-9]+)?|\.[0-9]+/
 STRING: /"(?:[^"]|"")*"/ | /'(?:[^']|'')*'/
 %ignore /[ \t\r\n]+/

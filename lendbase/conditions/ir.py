@@ -203,3 +203,18 @@ class Aggregate(Node):
     @property
     def kind(self) -> str:
         return self.result_kind
+
+
+@dataclass(frozen=True)
+class Lookup(Node):
+    """``inner`` read on the record the reference field ``ref`` points at (``customer.rating``
+    on a loan): a value, or a whole condition when the leaf needs the target's own column
+    (encrypted fields, multiple choice). NULL when the reference is empty or dangling."""
+
+    ref: FieldInfo
+    relation: Relation
+    inner: Node
+
+    @property
+    def kind(self) -> str:
+        return self.inner.kind

@@ -83,6 +83,8 @@ def trigger_matches(trigger: Trigger, event: Event) -> bool:
     if kind is TriggerType.RECORD_UPDATED:
         return event.type is EventType.RECORD_UPDATED
     if kind is TriggerType.FIELD_CHANGED:
+        if event.type is EventType.RECORD_CREATED:
+            return trigger.on_create and event.touched(*trigger.fields)  # filled in
         return event.type is EventType.RECORD_UPDATED and event.touched(*trigger.fields)
     if kind is TriggerType.STAGE_CHANGED:
         if event.type not in (EventType.RECORD_CREATED, EventType.RECORD_UPDATED,

@@ -65,8 +65,10 @@ class Once(StrEnum):
 @dataclass(frozen=True)
 class Trigger:
     type: TriggerType
-    #: field_changed: any of these fields changed
+    #: field_changed: any of these fields changed (or, with ``on_create``, was filled in on
+    #: a new record)
     fields: tuple[str, ...] = ()
+    on_create: bool = False
     #: stage_changed: the select field holding the stage, and the stages it leaves / enters
     #: (empty: any)
     field: str | None = None
@@ -92,7 +94,8 @@ class Trigger:
 
 def load_trigger(doc: Mapping[str, Any]) -> Trigger:
     kind = TriggerType(doc["type"])
-    return Trigger(kind, fields=tuple(doc.get("fields", ())), field=doc.get("field"),
+    return Trigger(kind, fields=tuple(doc.get("fields", ())), on_create=bool(doc.get("on_create")),
+                   field=doc.get("field"),
                    from_stages=tuple(doc.get("from", ())), to_stages=tuple(doc.get("to", ())),
                    cron=doc.get("cron"), timezone=doc.get("timezone") or "Asia/Shanghai",
                    event=doc.get("event"))
@@ -152,7 +155,10 @@ class RaiseAlert(Action):
 @dataclass(frozen=True)
 class Notify(Action):
     template: str = ""
+    #: a field key, or ``reference.field`` read on the referenced record
     recipient_field: str = ""
+    #: ``{"from": "22:00", "to": "08:00", "timezone_field"?, "timezone"?}``: no sending then
+    quiet_hours: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -182,8 +188,10 @@ def load_action(index: int, doc: Mapping[str, Any]) -> Action:
                           severity=doc.get("severity", "warning"),
                           detail=MappingProxyType(dict(doc.get("detail") or {})))
     if kind is ActionType.NOTIFY:
+        quiet = doc.get("quiet_hours")
         return Notify(index, kind, template=doc["template"],
-                      recipient_field=doc["recipient_field"])
+                      recipient_field=doc["recipient_field"],
+                      quiet_hours=None if quiet is None else MappingProxyType(dict(quiet)))
     if kind is ActionType.WEBHOOK:
         return Webhook(index, kind, url=doc["url"], secret=doc["secret"],
                        timeout_s=int(doc.get("timeout_s", 10)),

@@ -28,7 +28,7 @@ from lendbase.segments.engine import (
     recompute_definition,
     recompute_segment,
 )
-from lendbase.segments.model import Hop, SegmentDef, related_paths
+from lendbase.segments.model import Hop, SegmentDef, lookup_references, related_paths
 
 log = logging.getLogger("lendbase.segments")
 
@@ -79,6 +79,11 @@ def affected_ids(session: Session, segment: SegmentDef, schema: CompiledSchema,
         for depth, hop in enumerate(path):
             if hop.form == event.form:
                 ids |= _walk_back(session, schema, path[:depth + 1], event)
+    table = schema[segment.form].table
+    for target, ref in lookup_references(segment.condition, segment.form, forms):
+        if target == event.form:  # the records whose reference points at the changed one
+            ids |= set(session.execute(select(table.c.id)
+                                       .where(table.c[ref] == event.record_id)).scalars())
     return ids
 
 

@@ -133,10 +133,45 @@ def related_paths(condition: Mapping[str, Any], form: str,
     return found
 
 
+def lookup_references(condition: Mapping[str, Any], form: str,
+                      forms: Mapping[str, FormDef]) -> set[tuple[str, str]]:
+    """``(target form, reference field)`` for every ``reference.field`` the condition reads
+    on a record of ``form`` itself (``customer.rating`` on a loan: ``("customer",
+    "customer")``). Lookups inside related-record nodes are left to the scheduled recompute."""
+    definition = forms.get(form)
+    found: set[tuple[str, str]] = set()
+
+    def note(key: Any) -> None:
+        if not isinstance(key, str) or "." not in key or definition is None:
+            return
+        ref = key.split(".", 1)[0]
+        if definition.has_field(ref) and definition.field(ref).target:
+            found.add((str(definition.field(ref).target), ref))
+
+    def walk(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+        elif isinstance(node, Mapping):
+            note(node.get("field"))
+            value = node.get("value")
+            if isinstance(value, Mapping):
+                note(value.get("field"))
+            for name in ("and", "or", "not"):
+                if name in node:
+                    walk(node[name])
+
+    walk(condition)
+    return found
+
+
 def watched_forms(segment: SegmentDef, forms: Mapping[str, FormDef]) -> set[str]:
     """The forms whose record changes may move records of the segment in or out."""
-    return {segment.form} | {hop.form for path in related_paths(segment.condition, segment.form,
-                                                                forms) for hop in path}
+    return ({segment.form}
+            | {hop.form for path in related_paths(segment.condition, segment.form, forms)
+               for hop in path}
+            | {target for target, _ in lookup_references(segment.condition, segment.form,
+                                                         forms)})
 
 
 def iter_actions(segment: SegmentDef) -> Iterator[tuple[str, Mapping[str, Any]]]:
@@ -147,4 +182,5 @@ def iter_actions(segment: SegmentDef) -> Iterator[tuple[str, Mapping[str, Any]]]
 
 
 __all__ = ["DEFAULT_SCHEDULE", "KIND", "Hop", "ScheduleDef", "SegmentDef", "load_segment",
-           "related_paths", "schedule_key_for", "semantic_errors", "watched_forms"]
+           "lookup_references", "related_paths", "schedule_key_for", "semantic_errors",
+           "watched_forms"]

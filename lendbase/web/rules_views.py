@@ -96,6 +96,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "trigger": {"zh": "触发方式", "en": "Trigger"},
     "trigger_type": {"zh": "何时运行", "en": "When it runs"},
     "fields_changed": {"zh": "这些字段任一变化时", "en": "When any of these fields changes"},
+    "on_create": {"zh": "新建记录时填写了这些字段也算",
+                  "en": "Also when a new record is created with one of them filled in"},
     "stage_field": {"zh": "阶段字段", "en": "Stage field"},
     "from_stages": {"zh": "从（不选为任意）", "en": "From (none: any)"},
     "to_stages": {"zh": "到（不选为任意）", "en": "To (none: any)"},

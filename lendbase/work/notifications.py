@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from enum import StrEnum
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -151,22 +151,33 @@ def quiet_hours_gate(start_hour: int = 22, end_hour: int = 8, *,
                      channels: Iterable[str] = (ChannelKind.SMS.value,)) -> Gate:
     """A gate refusing sends between ``start_hour`` and ``end_hour`` local time (the record's
     ``tz_field`` holds an IANA zone name when customers live in several zones)."""
-    kinds = frozenset(channels)
+    return quiet_window_gate(time(start_hour), time(end_hour), timezone=timezone,
+                             tz_field=tz_field, channels=channels)
+
+
+def quiet_window_gate(start: time, end: time, *, timezone: str = "Asia/Shanghai",
+                      tz_field: str | None = None,
+                      channels: Iterable[str] | None = (ChannelKind.SMS.value,)) -> Gate:
+    """A gate refusing sends from ``start`` (included) to ``end`` (excluded) local time; the
+    window wraps midnight when ``start`` is later than ``end``. The zone is the record's
+    ``tz_field`` (an IANA name) when it holds a valid one, else ``timezone``. ``channels``
+    None: every channel."""
+    kinds = None if channels is None else frozenset(channels)
 
     def gate(n: OutgoingNotification, now: datetime) -> Refusal | None:
-        if n.channel not in kinds:
+        if kinds is not None and n.channel not in kinds:
             return None
         zone_name = n.record.get(tz_field) if tz_field else None
         try:
             zone = ZoneInfo(zone_name if isinstance(zone_name, str) and zone_name else timezone)
         except (KeyError, ValueError):
             zone = ZoneInfo(timezone)
-        hour = now.astimezone(zone).hour
-        quiet = hour >= start_hour or hour < end_hour if start_hour > end_hour \
-            else start_hour <= hour < end_hour
+        local = now.astimezone(zone).time().replace(tzinfo=None)
+        quiet = local >= start or local < end if start > end else start <= local < end
         if quiet:
-            return Refusal("quiet_hours", f"no contact between {start_hour:02d}:00 and "
-                                          f"{end_hour:02d}:00 customer local time ({zone.key})")
+            return Refusal("quiet_hours", f"no contact between {start:%H:%M} and {end:%H:%M} "
+                                          f"customer local time ({zone.key}; it is "
+                                          f"{local:%H:%M} there)")
         return None
 
     return gate

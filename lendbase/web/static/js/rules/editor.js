@@ -187,6 +187,14 @@ function renderTrigger() {
     parts.push(el('div', {class: 'col-12'}, el('div', {class: 'form-label small mb-1'}, t.fields_changed),
       checkList('trigger-fields', '/trigger/fields', form.all_fields.filter((f) => f.type !== 'computed')
         .map((f) => ({value: f.key, label: f.label})), trigger.fields || [], (v) => { trigger.fields = v; })));
+    const onCreate = el('input', {class: 'form-check-input', type: 'checkbox', id: 'trigger-on-create',
+      checked: Boolean(trigger.on_create), 'data-pointer': '/trigger/on_create'});
+    onCreate.addEventListener('change', () => {
+      if (onCreate.checked) trigger.on_create = true; else delete trigger.on_create;
+      changed();
+    });
+    parts.push(el('div', {class: 'col-12 form-check ms-2'}, onCreate,
+      el('label', {class: 'form-check-label small', for: 'trigger-on-create'}, t.on_create)));
   } else if (trigger.type === 'stage_changed') {
     const stage = el('select', {class: 'form-select form-select-sm', id: 'trigger-stage', 'data-pointer': '/trigger/field'},
       form.selects.map((f) => el('option', {value: f.key, selected: f.key === trigger.field}, f.label)));
