@@ -98,6 +98,7 @@ def test_build_save_preview_publish_and_enter_a_record(server: str, browser) -> 
     page.wait_for_url(f"{server}/admin/forms/loan_memo/builder")
     expect(page.locator("body[data-builder-ready='1']")).to_have_count(1)
     expect(page.locator("#palette .bc-palette-item")).to_have_count(22)
+    expect(page.locator("#canvas-tab-strip")).to_have_count(0)  # no tabs, no tab strip
 
     # 2. drag three field types from the palette onto the section
     for type_ in ("money", "select", "date"):

@@ -144,6 +144,7 @@ def test_list_settings_permissions_and_keyboard_moves(server: str, browser) -> N
     page.keyboard.press("Control+z")
 
     # 5. renaming a key renames it in the list, the permissions and the visibility conditions
+    page.click("[data-tab-button='0']")  # the canvas shows one tab: back to the first
     page.click(".bc-field[data-key='city']")
     page.fill("#prop-key", "city_code")
     page.press("#prop-key", "Tab")

@@ -15,8 +15,8 @@ const api = formApi(boot.urls.api, boot.key, boot.lang);
 const $ = (sel) => document.querySelector(sel);
 const Modal = window.bootstrap?.Modal;
 
-renderPalette($('#palette'), state, t);
 const canvas = new Canvas($('#canvas'), state, t);
+renderPalette($('#palette'), state, t, () => canvas.activeTab);
 const panel = new PropertyPanel($('#props'), state, t);
 
 // --- status, undo/redo buttons ----------------------------------------------------------------
@@ -349,7 +349,7 @@ $('#redo').addEventListener('click', () => state.redo());
 $('#save').addEventListener('click', () => save());
 $('#reload').addEventListener('click', () => reload());
 $('#add-tab').addEventListener('click', () => state.addTab());
-$('#add-section').addEventListener('click', () => state.addSection());
+$('#add-section').addEventListener('click', () => state.addSection(canvas.activeTab));
 $('#dry-run').addEventListener('click', () => dryRun());
 $('#check-again').addEventListener('click', () => dryRun(backfillFrom($('#plan-body'))));
 $('#publish-now').addEventListener('click', () => publish());

@@ -1,12 +1,16 @@
-// The canvas: every tab (stacked), its sections and their fields, in the layout's order.
-// SortableJS moves fields within and between sections (and so between tabs), sections
-// between tabs, tabs among themselves, and sub-table columns; palette items dropped here
-// become new fields. After each drop the new order is read from the DOM into the state and
-// the canvas is drawn again from the state.
+// The canvas: the tab strip (a form with tabs) and one tab at a time, its sections and their
+// fields, in the layout's order. SortableJS moves fields within and between sections (and so
+// between tabs: dragging over a tab's button shows that tab), sections between tabs, tabs
+// along the strip, and sub-table columns; palette items dropped here become new fields. After
+// each drop the new order is read from the DOM into the state and the canvas is drawn again
+// from the state.
 
 import Sortable from 'sortablejs';
 
 import {el, icon, pickLabel, TYPE_ICONS} from './dom.js';
+
+/** How long a drag rests on a tab's button before that tab opens (ms). */
+const SPRING_MS = 300;
 
 export class Canvas {
   constructor(root, state, strings) {
@@ -14,9 +18,42 @@ export class Canvas {
     this.state = state;
     this.t = strings;
     this.sortables = [];
+    // The tab on show: a view choice, not part of the document (nor of undo). It follows the
+    // selection when the selection moves to another tab, and stays put otherwise.
+    this.activeTab = 0;
+    this.followed = {selection: '', tab: null};
     // An edit in the property panel redraws the canvas but must leave the focus where the
     // user is going (Tab out of an input blurs to <body> before the next one gets focus).
     state.subscribe((_s, source) => this.render(!String(source).startsWith('props')));
+    // A field, a section or a palette type held over a tab's button opens that tab, to drop
+    // into it. Sortable's drag image lets the pointer through, so what is under it is found by
+    // position (by mouse and by touch alike).
+    this.springTarget = null;
+    document.addEventListener('pointermove', (evt) => this.dragOver(evt.clientX, evt.clientY));
+    document.addEventListener('touchmove', (evt) => {
+      if (evt.touches.length) this.dragOver(evt.touches[0].clientX, evt.touches[0].clientY);
+    }, {passive: true});
+    for (const end of ['pointerup', 'touchend', 'touchcancel']) {
+      document.addEventListener(end, () => this.springTo(null));
+    }
+  }
+
+  dragOver(x, y) {
+    const dragged = Sortable.dragged;
+    const over = dragged && !dragged.matches('[data-tab-button]')
+      ? document.elementFromPoint(x, y)?.closest('[data-tab-button]') : null;
+    this.springTo(over && this.root.contains(over) ? over : null);
+  }
+
+  /** Open ``button``'s tab once the drag has rested on it a moment (passing over does not). */
+  springTo(button) {
+    if (button === this.springTarget) return;
+    this.springTarget?.classList.remove('bc-drop-target');
+    clearTimeout(this.springTimer);
+    this.springTarget = button;
+    if (!button) return;
+    button.classList.add('bc-drop-target');
+    this.springTimer = setTimeout(() => this.showTab(Number(button.dataset.tabButton)), SPRING_MS);
   }
 
   render(refocus = true) {
@@ -25,24 +62,25 @@ export class Canvas {
     this.sortables = [];
     const st = this.state;
     const lang = st.boot.lang;
+    const tabs = st.tabs();
     const errorsByField = new Map();
     const errorsBySection = new Set();
+    const errorTabs = new Set();
     for (const e of st.errors) {
       if (e.fieldKey) errorsByField.set(e.fieldKey, (errorsByField.get(e.fieldKey) || 0) + 1);
       if (e.section !== null) errorsBySection.add(`${e.tab}:${e.section}`);
+      const place = e.fieldKey ? st.placeOf(e.fieldKey) : null;
+      if (place) errorTabs.add(place[0]);
+      else if (e.section !== null) errorTabs.add(e.tab);
     }
+    const shown = this.activeTab;
+    this.followSelection(tabs.length);
     const tabsBox = el('div', {class: 'bc-tabs', id: 'canvas-tabs'});
-    st.tabs().forEach((tab, t) => {
-      const tabBox = el('div', {class: 'bc-tab', 'data-tab': t});
-      if (st.hasTabs) {
-        const selected = st.selection.type === 'tab' && st.selection.tab === t;
-        tabBox.append(el('div', {
-          class: `bc-tab-head${selected ? ' bc-selected' : ''}`, tabindex: 0, role: 'button',
-          'data-select-tab': t, 'aria-pressed': String(selected),
-        }, icon('grip-vertical bc-handle'), icon('folder2'), ' ',
-        el('span', {class: 'bc-tab-label'}, pickLabel(tab.label, lang, tab.key)),
-        el('code', {class: 'ms-2 small text-body-secondary'}, tab.key)));
-      }
+    tabs.forEach((tab, t) => {
+      const tabBox = el('div', st.hasTabs
+        ? {class: 'bc-tab', 'data-tab': t, id: `canvas-tab-${t}`, role: 'tabpanel',
+          'aria-labelledby': `canvas-tab-button-${t}`, hidden: t !== this.activeTab}
+        : {class: 'bc-tab', 'data-tab': t});
       const sectionsBox = el('div', {class: 'bc-sections', 'data-tab': t});
       tab.sections.forEach((section, s) => {
         sectionsBox.append(this.sectionBox(section, t, s, lang, errorsByField,
@@ -53,8 +91,82 @@ export class Canvas {
         'data-add-section': t}, icon('plus-lg'), ' ', this.t.add_section));
       tabsBox.append(tabBox);
     });
-    this.root.replaceChildren(tabsBox);
-    this.bind(tabsBox);
+    const box = el('div', {class: 'bc-canvas'});
+    if (st.hasTabs) box.append(this.tabStrip(tabs, lang, errorTabs));
+    box.append(tabsBox);
+    this.root.replaceChildren(box);
+    if (this.activeTab !== shown) this.revealTop();
+    this.bind(box);
+  }
+
+  /** The tab holding the selection (a tab, a section or a field in it), else null. */
+  selectionTab() {
+    const st = this.state;
+    const sel = st.selection;
+    if (!st.hasTabs) return null;
+    if (sel.type === 'tab' || sel.type === 'section') return sel.tab;
+    if (sel.type === 'field') return st.placeOf(sel.key)?.[0] ?? null;
+    return null;
+  }
+
+  /**
+   * Show the selection's tab when the selection changed or moved to another tab (a click, an
+   * arrow-key move, undo, an error link); a drop into the tab on show leaves it on show.
+   */
+  followSelection(count) {
+    const selection = JSON.stringify(this.state.selection);
+    const tab = this.selectionTab();
+    if (tab !== null && (selection !== this.followed.selection || tab !== this.followed.tab)) {
+      this.activeTab = tab;
+    }
+    this.followed = {selection, tab};
+    this.activeTab = Math.max(0, Math.min(this.activeTab, count - 1));
+  }
+
+  /**
+   * One button per tab (its label in the UI language and its number of fields): a tablist
+   * whose buttons select and show their tab; drag a button to reorder the tabs.
+   */
+  tabStrip(tabs, lang, errorTabs) {
+    const st = this.state;
+    const sel = st.selection;
+    const strip = el('div', {class: 'bc-tab-strip', id: 'canvas-tab-strip', role: 'tablist',
+      'aria-label': this.t.tab});
+    tabs.forEach((tab, t) => {
+      const active = t === this.activeTab;
+      const selected = sel.type === 'tab' && sel.tab === t;
+      const count = tab.sections.flatMap((s) => s.fields).filter((k) => st.field(k)).length;
+      const label = pickLabel(tab.label, lang, tab.key);
+      const classes = ['bc-tab-button', selected ? 'bc-selected' : '', errorTabs.has(t) ? 'bc-error' : ''];
+      strip.append(el('button', {type: 'button', role: 'tab', id: `canvas-tab-button-${t}`,
+        class: classes.filter(Boolean).join(' '), title: `${label} (${tab.key})`,
+        'data-tab-button': t, 'data-select-tab': t, 'aria-selected': String(active),
+        'aria-controls': `canvas-tab-${t}`, tabindex: active ? 0 : -1},
+      el('span', {class: 'bc-tab-label'}, label), ' ',
+      el('span', {class: 'bc-tab-count', 'data-tab-count': count}, String(count))));
+    });
+    return strip;
+  }
+
+  /** Show tab ``t`` without redrawing (so a drag in progress goes on into it). */
+  showTab(t) {
+    if (t === this.activeTab) return;
+    this.activeTab = t;
+    this.root.querySelectorAll('[data-tab-button]').forEach((button) => {
+      const on = Number(button.dataset.tabButton) === t;
+      button.setAttribute('aria-selected', String(on));
+      button.tabIndex = on ? 0 : -1;
+    });
+    this.root.querySelectorAll('.bc-tab[role=tabpanel]').forEach((panel) => {
+      panel.hidden = Number(panel.dataset.tab) !== t;
+    });
+    this.revealTop();
+  }
+
+  /** Scrolled down a long tab: bring the top of the one now shown back under the strip. */
+  revealTop() {
+    const margin = parseFloat(getComputedStyle(this.root).scrollMarginTop) || 0;
+    if (this.root.getBoundingClientRect().top < margin) this.root.scrollIntoView({block: 'start'});
   }
 
   sectionBox(section, t, s, lang, errorsByField, sectionError) {
@@ -139,11 +251,16 @@ export class Canvas {
           const s = Number(list.dataset.section);
           setTimeout(() => st.addField(type, t, s, evt.newIndex), 0);
         },
-        onEnd: () => {
+        onEnd: (evt) => {
           const lists = [...box.querySelectorAll('.bc-fields')].map((l) => [
             Number(l.dataset.tab), Number(l.dataset.section),
             [...l.querySelectorAll(':scope > .bc-field')].map((c) => c.dataset.key)]);
-          setTimeout(() => st.setLayout(lists), 0);
+          const key = evt.from !== evt.to ? evt.item.dataset.key : null;
+          setTimeout(() => {
+            st.setLayout(lists);
+            // moved to another section (maybe another tab): select it there, in sight
+            if (key) st.select({type: 'field', key, sub: null});
+          }, 0);
         },
       }));
     });
@@ -169,23 +286,20 @@ export class Canvas {
       this.sortables.push(Sortable.create(list, {
         group: 'sections', handle: '.bc-section-head', draggable: '.bc-section',
         animation: 120, forceFallback: true, ghostClass: 'bc-ghost',
-        onEnd: () => {
+        onEnd: (evt) => {
           const order = [...box.querySelectorAll('.bc-sections')].map((l) => [
             ...l.querySelectorAll(':scope > .bc-section')].map((sec) => [
             Number(sec.dataset.tab), Number(sec.dataset.section)]));
-          setTimeout(() => st.moveSections(order), 0);
+          const to = {type: 'section', tab: Number(evt.to.dataset.tab), section: evt.newIndex};
+          setTimeout(() => {
+            st.moveSections(order);
+            st.select(to);  // the section dragged, at its new place
+          }, 0);
         },
       }));
     });
-    if (st.hasTabs) {
-      this.sortables.push(Sortable.create(box, {
-        handle: '.bc-tab-head', draggable: '.bc-tab', animation: 120, forceFallback: true, ghostClass: 'bc-ghost',
-        onEnd: () => {
-          const order = [...box.querySelectorAll(':scope > .bc-tab')].map((t) => Number(t.dataset.tab));
-          setTimeout(() => st.moveTabs(order), 0);
-        },
-      }));
-    }
+    const strip = box.querySelector('.bc-tab-strip');
+    if (strip) this.bindStrip(strip);
     const choose = (target) => {
       const sub = target.closest('.bc-subfield');
       if (sub) return st.select({type: 'field', key: sub.dataset.parent, sub: sub.dataset.subKey});
@@ -210,6 +324,34 @@ export class Canvas {
       }
     });
     if (this.refocus) this.focusSelection(box);
+  }
+
+  bindStrip(strip) {
+    const st = this.state;
+    this.sortables.push(Sortable.create(strip, {
+      group: {name: 'tabs', pull: false, put: false}, draggable: '.bc-tab-button', animation: 120,
+      forceFallback: true, fallbackTolerance: 4, ghostClass: 'bc-ghost', direction: 'horizontal',
+      onEnd: (evt) => {
+        if (evt.oldIndex === evt.newIndex) return;
+        const order = [...strip.querySelectorAll('.bc-tab-button')]
+          .map((b) => Number(b.dataset.tabButton));
+        setTimeout(() => {
+          st.moveTabs(order);
+          st.select({type: 'tab', tab: evt.newIndex});
+        }, 0);
+      },
+    }));
+    // arrow keys along the strip (the tabs pattern); ↑ / ↓ still move the selected tab
+    strip.addEventListener('keydown', (evt) => {
+      const button = evt.target.closest('[data-tab-button]');
+      if (!button) return;
+      const count = strip.querySelectorAll('[data-tab-button]').length;
+      const at = Number(button.dataset.tabButton);
+      const to = {ArrowLeft: at - 1, ArrowRight: at + 1, Home: 0, End: count - 1}[evt.key];
+      if (to === undefined) return;
+      evt.preventDefault();
+      st.select({type: 'tab', tab: (to + count) % count});
+    });
   }
 
   /** Keep the keyboard focus on the selected item after a redraw (arrow-key moves). */

@@ -1,11 +1,13 @@
 // The palette: one item per field type of the meta-schema. Drag an item onto a section (or a
-// sub-table) to add a field; or focus it and press Enter to add it to the selected section.
+// sub-table) to add a field; or focus it and press Enter to add it to the selected section (or
+// to the tab on show).
 
 import Sortable from 'sortablejs';
 
 import {el, icon, TYPE_ICONS} from './dom.js';
 
-export function renderPalette(root, state, strings) {
+/** ``shownTab()``: the index of the tab the canvas shows, where a new field goes by default. */
+export function renderPalette(root, state, strings, shownTab = () => null) {
   const list = el('div', {class: 'bc-palette', id: 'palette-list', role: 'list'});
   for (const type of state.boot.field_types) {
     list.append(el('div', {class: 'bc-palette-item', 'data-new-type': type, tabindex: 0,
@@ -21,16 +23,19 @@ export function renderPalette(root, state, strings) {
     const item = evt.target.closest('.bc-palette-item');
     if (!item || (evt.key !== 'Enter' && evt.key !== ' ')) return;
     evt.preventDefault();
-    addToSelection(state, item.dataset.newType);
+    addToSelection(state, item.dataset.newType, shownTab());
   });
   list.addEventListener('dblclick', (evt) => {
     const item = evt.target.closest('.bc-palette-item');
-    if (item) addToSelection(state, item.dataset.newType);
+    if (item) addToSelection(state, item.dataset.newType, shownTab());
   });
 }
 
-/** Add a field of ``type`` after the selected field, else into the selected (or last) section. */
-export function addToSelection(state, type) {
+/**
+ * Add a field of ``type`` after the selected field, else at the end of the selected section,
+ * else at the end of the selected tab, the tab on show (``shown``) or the last tab.
+ */
+export function addToSelection(state, type, shown = null) {
   const sel = state.selection;
   if (sel.type === 'field' && sel.sub !== undefined && state.field(sel.key)?.type === 'subtable'
       && type !== 'subtable') {
@@ -49,6 +54,6 @@ export function addToSelection(state, type) {
     return;
   }
   const tabs = state.tabs();
-  const t = sel.type === 'tab' ? sel.tab : tabs.length - 1;
+  const t = sel.type === 'tab' ? sel.tab : shown ?? tabs.length - 1;
   state.addField(type, t, tabs[t].sections.length - 1);
 }

@@ -180,10 +180,12 @@ export class BuilderState {
     });
   }
 
-  moveTabs(order) {
+  moveTabs(order) {  // order: the old index of each tab, in its new place
     this.commit((doc) => {
       const old = doc.layout.tabs.slice();
       doc.layout.tabs = order.map((i) => old[i]);
+      const s = this.selection;  // a selected tab or section goes with its tab
+      if (s.type === 'tab' || s.type === 'section') this.selection = {...s, tab: order.indexOf(s.tab)};
     });
   }
 

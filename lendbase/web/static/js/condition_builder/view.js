@@ -195,9 +195,8 @@ export class ConditionBuilder {
         : format(t.group_n, {n: path.filter((s) => s !== 'w').map((i) => i + 1).join('.')}),
       'data-cb-path': path.join('.'), 'data-cb-op': group.op});
     if (!(top || where) || group.children.length) box.append(this.groupHead(group, path, where));
-    if ((top || where) && !group.children.length) {
-      box.append(el('p', {class: 'cb-empty'}, where ? t.where_empty : this.emptyText));
-    }
+    // an empty top group says nothing: the summary under it already reads this.emptyText
+    if (where && !group.children.length) box.append(el('p', {class: 'cb-empty'}, t.where_empty));
     group.children.forEach((child, i) => {
       if (i > 0) box.append(el('div', {class: 'cb-connector', 'aria-hidden': 'true'}, t[group.op]));
       const childLevel = level + 1 + (child.not ? 1 : 0);
