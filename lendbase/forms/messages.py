@@ -76,6 +76,23 @@ CATALOG: dict[str, dict[str, str]] = {
                       "zh": "阶段不能清空；可转到：{options}"},
 }
 
+#: Refusals of form guards (``lendbase.forms.guards``), which only the server judges: kept out
+#: of ``CATALOG``, which the record form sends to the browser. A guard's own ``message``
+#: replaces them and may use the same placeholders.
+GUARD_CATALOG: dict[str, dict[str, str]] = {
+    "guard_quiet_hours": {"en": "{field} {time} ({zone}) is within the no-contact hours "
+                                "{from}–{to}; choose a time outside them",
+                          "zh": "{field} {time}（{zone}）在禁止联系时段 {from}–{to} 内，"
+                                "请选择该时段以外的时间"},
+    "guard_daily_cap": {"en": "{same} {value} already has {count} record(s) counted on {day} "
+                              "({zone}); at most {max} a day are allowed, so no more can be "
+                              "saved for that day",
+                        "zh": "{same}（{value}）在 {day}（{zone}）已有 {count} 条计入的记录，"
+                              "每天最多 {max} 条，当天不能再保存"},
+    "guard_require": {"en": "{field} does not meet the form's rule; check it and try again",
+                      "zh": "{field}不符合本表单的保存规则，请检查后重试"},
+}
+
 _LEVEL_ZH = {"province": "省", "city": "市", "county": "区县"}
 
 
@@ -85,6 +102,12 @@ def message(code: str, lang: str = "en", **params: Any) -> str:
     if "level" in params:
         params.setdefault("level_zh", _LEVEL_ZH.get(params["level"], params["level"]))
     return template.format(**params)
+
+
+def guard_message(code: str, lang: str = "en", **params: Any) -> str:
+    """The default refusal of a form guard in ``lang``."""
+    texts = GUARD_CATALOG[code]
+    return (texts.get(lang) or texts["en"]).format(**params)
 
 
 def catalog_for(lang: str) -> dict[str, str]:

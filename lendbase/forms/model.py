@@ -446,6 +446,9 @@ def semantic_errors(doc: Mapping[str, Any]) -> dict[str, list[str]]:
     from lendbase.forms.lifecycle import lifecycle_errors
 
     lifecycle_errors(doc, errors)
+    from lendbase.forms.guards import guard_errors
+
+    guard_errors(doc, errors)
     return errors
 
 

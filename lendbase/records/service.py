@@ -21,6 +21,7 @@ from lendbase.errors import Conflict, NotFound, PermissionDenied, ValidationFail
 from lendbase.events import EventType, emit
 from lendbase.events.model import record_event
 from lendbase.forms.compile import CompiledForm, CompiledSchema
+from lendbase.forms.guards import check_guards
 from lendbase.forms.messages import message
 from lendbase.forms.model import FieldDef
 from lendbase.forms.naming import hash_column_for
@@ -298,6 +299,8 @@ class RecordService:
             for i, row in enumerate(values.get(sub.key, [])):
                 self._check_links(cf, row, sub.fields, errors, prefix=f"{sub.key}.{i}.")
         self._check_unique(cf, values, None, errors)
+        check_guards(self.session, self.schema, cf, values, errors, cipher=self.cipher,
+                     now=self.clock(), lang=self.actor.lang)
         move = plan_stage_move(cf, self.actor, None, values, errors)  # fills the initial stage
         if errors:
             raise ValidationFailed(errors)
@@ -368,6 +371,8 @@ class RecordService:
                 self._check_links(cf, sub_row, sub.fields, errors, prefix=f"{sub.key}.{i}.",
                                   record_id=record_id)
         self._check_unique(cf, values, record_id, errors)
+        check_guards(self.session, self.schema, cf, values, errors, cipher=self.cipher,
+                     now=self.clock(), lang=self.actor.lang, before=before, record_id=record_id)
         move = plan_stage_move(cf, self.actor, before, values, errors)
         if errors:
             raise ValidationFailed(errors)
