@@ -20,7 +20,8 @@ For a business date, in a handful of statements whatever the size of the loan bo
 Only rows whose values change get a new ``version`` and ``updated_at``, so a second run on the
 same business date changes nothing. Settled and written-off loans (and their installments) are
 never touched. Dialect differences (date arithmetic, JSON building) go through SQLAlchemy
-constructs; the callers own the transaction.
+constructs; the callers own the transaction. The same statements, restricted to a few loans
+(``loan_ids``), bring a loan up to date as soon as a repayment is posted (``posting``).
 """
 
 from __future__ import annotations
@@ -372,9 +373,10 @@ def _unpaid(inst: Table) -> ColumnElement[Any]:
     return func.round(due - paid, 2)
 
 
-def _installment_update(inst: Table, loan: Table, product: Table, day: Any, now: datetime
-                        ) -> Any:
-    """Statuses and days overdue of the installments of open loans, where they change."""
+def _installment_update(inst: Table, loan: Table, product: Table, day: Any, now: datetime,
+                        loan_ids: Sequence[int] | None = None) -> Any:
+    """Statuses and days overdue of the installments of open loans (of ``loan_ids`` only,
+    when given), where they change."""
     unpaid = _unpaid(inst)
     paid_any = sum((func.coalesce(inst.c[f"{p}_paid"], 0) for p in _PARTS[1:]),
                    func.coalesce(inst.c.principal_paid, 0)) > 0
@@ -386,13 +388,14 @@ def _installment_update(inst: Table, loan: Table, product: Table, day: Any, now:
     paid_late = case((inst.c.paid_in_full_on.is_(None), func.coalesce(inst.c.overdue_days, 0)),
                      else_=_positive(day_diff(inst.c.due_date, inst.c.paid_in_full_on)))
     days = case((unpaid <= 0, paid_late), (overdue, late), else_=0)
-    return (update(inst)
-            .where(inst.c.loan == loan.c.id, loan.c.product == product.c.id,
-                   loan.c.status.in_(OPEN_STATUSES),
-                   or_(inst.c.status.is_distinct_from(status),
-                       inst.c.overdue_days.is_distinct_from(days)))
-            .values(status=status, overdue_days=days, version=inst.c.version + 1,
-                    updated_at=now, updated_by=None))
+    statement = (update(inst)
+                 .where(inst.c.loan == loan.c.id, loan.c.product == product.c.id,
+                        loan.c.status.in_(OPEN_STATUSES),
+                        or_(inst.c.status.is_distinct_from(status),
+                            inst.c.overdue_days.is_distinct_from(days)))
+                 .values(status=status, overdue_days=days, version=inst.c.version + 1,
+                         updated_at=now, updated_by=None))
+    return statement if loan_ids is None else statement.where(inst.c.loan.in_(loan_ids))
 
 
 def _changes_table(loan: Table) -> Table:
@@ -404,24 +407,30 @@ def _changes_table(loan: Table) -> Table:
     return Table("lb_tmp_delinquency", MetaData(), *columns, prefixes=["TEMPORARY"])
 
 
-def _changed_loans(inst: Table, loan: Table, buckets: Sequence[Bucket], day: Any) -> Any:
-    """The open loans whose tracked values differ from what the installments say now, with
-    their version and before and after values."""
-    overdue = (select(inst.c.loan.label("loan_id"), func.min(inst.c.due_date).label("oldest"),
-                      func.sum(_unpaid(inst)).label("amount"))
-               .where(inst.c.status == "overdue").group_by(inst.c.loan).subquery("overdue"))
+def _changed_loans(inst: Table, loan: Table, buckets: Sequence[Bucket], day: Any,
+                   loan_ids: Sequence[int] | None = None) -> Any:
+    """The open loans (of ``loan_ids`` only, when given) whose tracked values differ from what
+    the installments say now, with their version and before and after values."""
+    arrears = select(inst.c.loan.label("loan_id"), func.min(inst.c.due_date).label("oldest"),
+                     func.sum(_unpaid(inst)).label("amount")).where(inst.c.status == "overdue")
+    if loan_ids is not None:
+        arrears = arrears.where(inst.c.loan.in_(loan_ids))
+    overdue = arrears.group_by(inst.c.loan).subquery("overdue")
     # the days of [paused_from, paused_until] within (oldest due date, business date]
     pause_end = _Least(func.coalesce(loan.c.dpd_paused_until, day), day)
     pause_start = _Greatest(overdue.c.oldest, add_days(loan.c.dpd_paused_from, -1))
     paused = case((loan.c.dpd_paused_from.is_(None), 0),
                   else_=_positive(day_diff(pause_start, pause_end)))
-    now = (select(loan.c.id, loan.c.version, *[loan.c[key] for key in TRACKED],
-                  case((overdue.c.oldest.is_(None), 0),
-                       else_=_positive(day_diff(overdue.c.oldest, day) - paused))
-                  .label("new_dpd"),
-                  func.round(func.coalesce(overdue.c.amount, 0), 2).label("new_amount"))
-           .select_from(loan.outerjoin(overdue, overdue.c.loan_id == loan.c.id))
-           .where(loan.c.status.in_(OPEN_STATUSES)).subquery("fresh"))
+    fresh = (select(loan.c.id, loan.c.version, *[loan.c[key] for key in TRACKED],
+                    case((overdue.c.oldest.is_(None), 0),
+                         else_=_positive(day_diff(overdue.c.oldest, day) - paused))
+                    .label("new_dpd"),
+                    func.round(func.coalesce(overdue.c.amount, 0), 2).label("new_amount"))
+             .select_from(loan.outerjoin(overdue, overdue.c.loan_id == loan.c.id))
+             .where(loan.c.status.in_(OPEN_STATUSES)))
+    if loan_ids is not None:
+        fresh = fresh.where(loan.c.id.in_(loan_ids))
+    now = fresh.subquery("fresh")
     bounded = [b for b in buckets if b.max_dpd is not None]
     last = buckets[-1]
     dpd = now.c.new_dpd
@@ -448,22 +457,28 @@ def _json_fields(tmp: Table, loan: Table, keys: Sequence[str]) -> list[tuple[str
 
 
 def update_delinquency(session: Session, *, business_date: date, schema: CompiledSchema,
-                       now: datetime | None = None) -> DelinquencyReport:
+                       now: datetime | None = None,
+                       loan_ids: Sequence[int] | None = None) -> DelinquencyReport:
     """Bring installment statuses and loan DPD, bucket, status and overdue amount up to
-    ``business_date`` (see the module docstring). Never commits; raises
-    ``BucketRangesInvalid`` before changing anything when the bucket ranges are unusable."""
+    ``business_date`` (see the module docstring). ``loan_ids`` restricts the run to those
+    loans and their installments (repayment posting brings one loan up to date at once);
+    None is the whole book. Never commits; raises ``BucketRangesInvalid`` before changing
+    anything when the bucket ranges are unusable."""
+    if loan_ids is not None:
+        loan_ids = sorted(set(loan_ids))
     now = now or datetime.now(UTC)
     buckets = load_buckets(session, schema)
     inst, loan, product = (schema[k].table for k in ("installment", "loan", "loan_product"))
     day = literal(business_date, type_=inst.c.due_date.type)
     stamp = literal(now, type_=loan.c.updated_at.type)
     conn = session.connection()
-    installments = conn.execute(_installment_update(inst, loan, product, day, now)).rowcount
+    installments = conn.execute(_installment_update(inst, loan, product, day, now, loan_ids)
+                                ).rowcount
 
     tmp = _changes_table(loan)
     tmp.create(conn)
     conn.execute(insert(tmp).from_select(
-        [c.name for c in tmp.columns], _changed_loans(inst, loan, buckets, day)))
+        [c.name for c in tmp.columns], _changed_loans(inst, loan, buckets, day, loan_ids)))
     # a loan someone changed since it was read keeps its version: it is left for tomorrow
     loans = conn.execute(
         update(loan).where(loan.c.id == tmp.c.id, loan.c.version == tmp.c.version)

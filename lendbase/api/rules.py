@@ -3,7 +3,8 @@ before publishing it, and read a rule's run log. Administrators only.
 
 Registering this blueprint also installs the rule engine in the app (``lendbase.rules.
 install``): its event handler is subscribed and its runtime bound, in every process that
-builds the app (web servers and workers alike).
+builds the app (web servers and workers alike); so are the record-event handlers installed apps
+declare in their manifest (``lendbase.meta.app_events.install``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from lendbase.api import schemas as s
 from lendbase.api.auth import api_actor
 from lendbase.app import check_ids
 from lendbase.errors import MetadataError, PermissionDenied
+from lendbase.meta import app_events
 from lendbase.meta.store import MetadataStore
 from lendbase.records.permissions import Actor
 from lendbase.rules import install, list_runs, simulate_rule
@@ -33,6 +35,7 @@ blp = Blueprint("rules", __name__, url_prefix="/api/v1/rules",
 @blp.record_once
 def _install(state: Any) -> None:
     install(state.app)
+    app_events.install(state.app)  # the record-event handlers apps declare (app.json)
 
 
 def _admin(doing: str) -> Actor:
