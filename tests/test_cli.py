@@ -36,10 +36,10 @@ def test_install_twice_changes_nothing_and_export_round_trips(app, tmp_path) -> 
     assert run(app, "init").exit_code == 0
     first = run(app, "app", "install", str(TEMPLATE))
     assert first.exit_code == 0, first.output
-    assert "14 form(s) published, 0 unchanged" in first.output
+    assert "16 form(s) published, 0 unchanged" in first.output
     before = counts(app)
     second = run(app, "app", "install", str(TEMPLATE))
-    assert "0 form(s) published, 14 unchanged" in second.output
+    assert "0 form(s) published, 16 unchanged" in second.output
     assert counts(app) == before
     out = tmp_path / "exported"
     exported = run(app, "app", "export", "credit_template", str(out))
@@ -51,7 +51,7 @@ def test_install_twice_changes_nothing_and_export_round_trips(app, tmp_path) -> 
         assert json.loads((out / "forms" / f"{key}.json").read_text("utf-8")) == original
     # the exported folder installs as the same app: nothing changes
     again = run(app, "app", "install", str(out))
-    assert "0 form(s) published, 14 unchanged" in again.output
+    assert "0 form(s) published, 16 unchanged" in again.output
 
 
 def test_bad_app_folder_is_reported_not_crashed(app, tmp_path) -> None:

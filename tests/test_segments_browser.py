@@ -2,15 +2,15 @@
 credit template's customers, its condition built visually (rating A, no installment overdue in
 the last 12 months, balance under half the credit line), an on-enter task, simulate, save,
 publish; then its members page (the first recompute ran as a job) and the task it created on a
-member's record. Screenshots of the builder and the members page in Chinese and English go to
-artifacts/screenshots/."""
+member's record. Its members are those of the upsell pool the template ships. Screenshots of
+the builder and the members page in Chinese and English go to artifacts/screenshots/."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from lendbase import db
 from lendbase.jobs import runtime_of
@@ -108,12 +108,12 @@ def test_build_simulate_publish_and_see_members(server: str, browser) -> None:
     page.on("pageerror", lambda exc: pytest.fail(f"page error: {exc}"))
     sign_in(page, server)
     page.goto(f"{server}/segments")
-    page.fill("#new-key", "upsell_pool")
-    page.fill("#new-label-zh", "提额营销池")
-    page.fill("#new-label-en", "Upsell pool")
+    page.fill("#new-key", "upsell_a")
+    page.fill("#new-label-zh", "A级提额池")
+    page.fill("#new-label-en", "Rating A upsell")
     pick(page, "#new-form", "customer")
     page.click("#new-segment button[type=submit]")
-    page.wait_for_url(f"{server}/admin/segments/upsell_pool/edit")
+    page.wait_for_url(f"{server}/admin/segments/upsell_a/edit")
 
     build_condition(page)
     assert "incomplete" not in (page.locator("#seg-summary").get_attribute("class") or "")
@@ -121,7 +121,7 @@ def test_build_simulate_publish_and_see_members(server: str, browser) -> None:
     page.click("#save")
     sync_api.expect(page.locator("#save-state")).to_have_text("已保存")
     with state.sessions() as session:
-        draft = MetadataStore(session, None).get_draft("segments", "upsell_pool").doc
+        draft = MetadataStore(session, None).get_draft("segments", "upsell_a").doc
         assert draft["condition"] == UPSELL
         expected = simulate_segment(session, draft, schema=state.registry.schema(session))
     assert expected.members > 0 and expected.enter_actions.affected == [expected.members]
@@ -138,8 +138,13 @@ def test_build_simulate_publish_and_see_members(server: str, browser) -> None:
     page.click("#publish")
     sync_api.expect(page.locator("#publish-result")).to_contain_text("已发布 v1")
     runtime_of(app).run_until_idle()  # the first recompute (a job) runs here
+    with state.sessions() as session:  # the same members as the pool the template ships
+        m = db.segment_member
+        mine, shipped = (set(session.execute(select(m.c.record_id).where(m.c.segment_key == key))
+                             .scalars()) for key in ("upsell_a", "upsell_pool"))
+    assert mine == shipped and len(mine) == expected.members
     page.click("#see-members")
-    page.wait_for_url(f"{server}/segments/upsell_pool")
+    page.wait_for_url(f"{server}/segments/upsell_a")
     sync_api.expect(page.locator("#members-now")).to_contain_text(str(expected.members))
     rows = page.locator("#members-table tbody tr")
     assert rows.count() == min(20, expected.members)
@@ -147,17 +152,17 @@ def test_build_simulate_publish_and_see_members(server: str, browser) -> None:
 
     page.locator("#members-table tbody tr").first.locator("a.fw-medium").click()
     sync_api.expect(page.locator("#record-tasks")).to_contain_text("提额营销：联系客户")
-    page.goto(f"{server}/segments/upsell_pool?tab=history")
+    page.goto(f"{server}/segments/upsell_a?tab=history")
     assert page.locator('#history-table tr[data-event="entered"]').count() == min(
         40, expected.members)
 
     page.goto(f"{server}/lang/en?next=/segments")
-    sync_api.expect(page.locator("#segments-table")).to_contain_text("Upsell pool")
+    sync_api.expect(page.locator("#segments-table")).to_contain_text("Rating A upsell")
     shot(page, "list-en")
-    page.goto(f"{server}/segments/upsell_pool?f.customer_type=individual")
+    page.goto(f"{server}/segments/upsell_a?f.customer_type=individual")
     sync_api.expect(page.locator("#segment-tabs")).to_contain_text("Members")
     shot(page, "members-en")
-    page.goto(f"{server}/admin/segments/upsell_pool/edit")
+    page.goto(f"{server}/admin/segments/upsell_a/edit")
     sync_api.expect(page.locator("#seg-summary")).to_be_visible()
     page.click("#simulate")
     sync_api.expect(page.locator("#sim-sentence")).to_contain_text("would be members")

@@ -477,6 +477,8 @@ class _Planner:
                 data["remarks"] = "提前结清全部剩余本金"
             self.add("repayment", paid_at, data, cust.owner)
             plan.setdefault("kinds", []).append(payment.timing)
+        if sim.dpd > 0:
+            self.collection_attempts(cust, loan, sim.dpd)
         plan["loans"].append(sim)
         for collateral in plan.get("collateral", []):
             collateral.data["status"] = "released" if sim.status == "settled" else "pledged"
@@ -485,6 +487,49 @@ class _Planner:
             again = sim.last_paid + timedelta(days=rng.randint(3, 90))
             if again < self.today:
                 self.application(cust, [product], again)
+
+    def collection_attempts(self, cust: _Rec, loan: _Rec, dpd: int) -> None:
+        """The collection contacts of an overdue loan, by the conduct rules: one a day at
+        most, between 09:00 and 20:00, calls with their recording reference; long-overdue
+        borrowers end up out of reach."""
+        rng = self.rng
+        days = sorted(rng.sample(range(1, dpd + 1), min(dpd, rng.randint(1, 6))))
+        for n, late in enumerate(days):
+            day = self.today - timedelta(days=dpd - late)
+            phone = rng.random() < 0.8
+            outcome = rng.choices(("answered", "no_answer", "busy", "promise_to_pay",
+                                   "refused_to_pay", "wrong_number"),
+                                  weights=(25, 30, 10, 25, 7, 3))[0]
+            if dpd > 90 and n == len(days) - 1 and rng.random() < 0.5:
+                outcome = "lost_contact"
+            data: dict[str, Any] = {
+                "loan": loan, "customer": cust, "channel": "phone" if phone else "sms",
+                "phone_number": cust.data["mobile"], "contacted_at": self.at(day, 9, 20),
+                "collector": rng.choice(self.users["collector"]),
+                "outcome": outcome if phone else "no_answer"}
+            if phone:
+                data["recording_ref"] = f"REC{day:%Y%m%d}{rng.randint(10**5, 10**6 - 1)}"
+            if data["outcome"] == "promise_to_pay":
+                data["promise_date"] = day + timedelta(days=rng.randint(1, 7))
+                data["promise_amount"] = loan.data["overdue_amount"]
+            self.add("collection_attempt", data["contacted_at"], data, cust.owner)
+
+    def line_request(self, cust: _Rec, account_manager: int) -> None:
+        """A line-increase request from a customer with room to grow."""
+        rng, data = self.rng, cust.data
+        on = self.days_ago(rng.randint(1, 120))
+        status = rng.choice(("submitted", "in_review", "approved", "rejected"))
+        request: dict[str, Any] = {
+            "customer": cust, "current_limit": data["credit_limit"],
+            "requested_limit": data["credit_limit"] * Decimal(rng.choice(("1.5", "2"))),
+            "reason": rng.choice(("经营规模扩大，需补充流动资金", "旺季备货", "新增订单需要垫资")),
+            "status": status, "requested_at": self.at(on), "account_manager": account_manager}
+        if status in ("approved", "rejected"):
+            decided = min(self.today, on + timedelta(days=rng.randint(1, 10)))
+            request["decided_at"] = self.at(decided)
+            request["decision_note"] = ("同意提额" if status == "approved"
+                                        else "负债率偏高，暂不提额")
+        self.add("credit_line_request", request["requested_at"], request, cust.owner)
 
     def finish_customer(self, cust: _Rec) -> None:
         """Stage, balance, limit and behaviour tags from the customer's simulated history."""
@@ -526,6 +571,8 @@ class _Planner:
             Decimal(-(-int(s.periods[0].opening_balance) // 10000) * 10000) for s in loans])
         data.update(lifecycle_stage=stage, balance=balance, credit_limit=limit,
                     tags=tags or None)
+        if data["rating"] in ("a", "b") and open_loans and rng.random() < 0.2:
+            self.line_request(cust, plan["am"])
         if worst > 180 and rng.random() < 0.5:
             data.update(blacklisted=True, blacklist_reason="逾期超过180天，已核销，列入黑名单")
 

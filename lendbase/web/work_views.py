@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from lendbase.app import parse_id
@@ -307,10 +308,45 @@ def task_page(task_id: int) -> str:
         wt("by_rule", rule=task.created_by_rule or "—")
     return render_template(
         "task.html", wt=wt, task=task, row=row, can_change=can_change,
+        related=_referenced_records(task, actor, lookups) if row.record_url else [],
         transitions=sorted(TRANSITIONS[task.status], key=lambda s: list(TRANSITIONS).index(s)),
         comments=[{"who": _name(lookups, c.author_id), "at": format_datetime(c.at),
                    "body": c.body} for c in comments],
         history=history, creator=creator, users=user_options(db_session()))
+
+
+def _referenced_records(task: Task, actor: Actor, lookups: Lookups) -> list[dict[str, str]]:
+    """Links to the records the task's record points at (a loan's customer: the customer's
+    full view), for the reference fields the reader may see and the records they may read;
+    one query for the record, one per target form."""
+    schema = compiled_schema()
+    cf = schema.forms.get(task.form_key or "")
+    if cf is None or task.record_id is None:
+        return []
+    hidden = access_for(actor, cf.form).hidden_fields
+    refs = [f for f in cf.form.stored_fields
+            if f.type == "reference" and f.target in schema.forms and f.key not in hidden]
+    if not refs:
+        return []
+    table = cf.table
+    row = db_session().execute(select(*[table.c[f.key] for f in refs])
+                               .where(table.c.id == task.record_id)).first()
+    if row is None:
+        return []
+    lang = current_lang()
+    links = []
+    for f, value in zip(refs, row, strict=True):
+        if value is None:
+            continue
+        target = schema.forms[str(f.target)]
+        lookups.load_titles(target.form.key, {int(value)})
+        title = lookups.titles.get(target.form.key, {}).get(int(value))
+        if title is None:  # not readable by this person
+            continue
+        links.append({"label": pick(f.label, lang, f.key), "title": title,
+                      "url": url_for("record_pages.view_record", form_key=target.form.key,
+                                     record_id=int(value)), "key": f.key})
+    return links
 
 
 def _back_to_task(task_id: int) -> Response:
