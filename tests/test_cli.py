@@ -109,3 +109,22 @@ def test_demo_data_is_history_not_a_burst_of_events(app) -> None:
     assert demo_pending == 0 and demo_events >= 6  # each customer and loan wrote one
     # none of them became a job (what the install itself seeds may: a handful, not thousands)
     assert runs < demo_events, (runs, demo_events)
+
+
+def test_schedule_run_runs_a_schedules_job_now(app) -> None:
+    """The template's nightly DPD job, run by hand for a given business date; a schedule that
+    does not exist or bad arguments are reported, not crashed."""
+    assert run(app, "init").exit_code == 0
+    assert run(app, "app", "install", str(TEMPLATE)).exit_code == 0
+    done = run(app, "schedule", "run", "credit_template.delinquency",
+               "--args", '{"business_date": "2026-03-15"}')
+    assert done.exit_code == 0, done.output
+    assert "succeeded: apps.credit_template.delinquency.delinquency_job" in done.output
+    with app.extensions["lendbase"].sessions() as session:
+        by_hand = session.execute(select(db.job_run.c.status).where(
+            db.job_run.c.summary == "credit_template.delinquency (by hand)")).scalars().all()
+    assert by_hand == ["succeeded"]
+    missing = run(app, "schedule", "run", "nope")
+    assert missing.exit_code == 1 and "no schedule 'nope'" in missing.output
+    bad = run(app, "schedule", "run", "credit_template.delinquency", "--args", "[1]")
+    assert bad.exit_code == 1 and "--args must be a JSON object" in bad.output
