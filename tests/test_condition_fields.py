@@ -1,7 +1,8 @@
 """What the visual condition builder may offer on a form (lendbase.web.condition_fields) and
 the condition playground's endpoints (lendbase.web.condition_views): fields with their types,
-options and flags, related records (sub-tables and referencing forms, two levels deep), and
-that everything offered is accepted by the condition compilers; then the playground page and
+options and flags, related records (sub-tables and referencing forms, two levels deep), the
+fields of referenced records (``loan.borrower.rating``), and that everything offered is
+accepted by the condition compilers; then the playground page and
 its count through Flask's test client on SQLite."""
 
 from __future__ import annotations
@@ -105,7 +106,13 @@ def by_key(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def groups_by_link(groups: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
-    return {(g["form"], g["link"]): g for g in groups}
+    """The related-records groups (the fields of referenced records left aside)."""
+    return {(g["form"], g["link"]): g for g in groups if "form" in g}
+
+
+def lookups(groups: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The groups of fields of referenced records, by reference path."""
+    return {g["key"]: g for g in groups if g.get("kind") == "lookup"}
 
 
 def test_fields_carry_type_options_and_flags_in_the_language(schema: CompiledSchema) -> None:
@@ -151,7 +158,7 @@ def test_related_records_are_sub_tables_and_referencing_forms(schema: CompiledSc
     assert list(nested) == [("repayment", "loan")]
     assert nested[("repayment", "loan")]["fieldGroups"] == []  # two levels by default
     one_level = related_field_groups(schema, "customer", "en", depth=1)["fieldGroups"]
-    assert all(g.get("fieldGroups", []) == [] for g in one_level)
+    assert all(groups_by_link(g.get("fieldGroups", [])) == {} for g in one_level)
 
 
 def test_hidden_fields_and_unknown_forms(schema: CompiledSchema) -> None:
@@ -166,32 +173,129 @@ def test_hidden_fields_and_unknown_forms(schema: CompiledSchema) -> None:
         related_field_groups(schema, "nope", "en")
 
 
-def test_everything_offered_is_accepted_by_the_sql_compiler(schema: CompiledSchema) -> None:
-    """Each offered field and related group, used the way the builder would, compiles."""
+@pytest.mark.parametrize("form_key", ["customer", "loan", "repayment"])
+def test_everything_offered_is_accepted_by_the_sql_compiler(schema: CompiledSchema,
+                                                            form_key: str) -> None:
+    """Each offered field, field of a referenced record and related group, used the way the
+    builder would, compiles."""
     conditions = ConditionSchema.from_compiled(schema)
-    context = ConditionContext.for_form(conditions, "customer", now=_NOW,
+    context = ConditionContext.for_form(conditions, form_key, now=_NOW,
                                         lookup_hash=lambda scope, key, text: f"h:{text}")
+
+    def check(field: dict[str, Any], wrap: Any) -> None:
+        compile_sql(wrap({"field": field["key"], "op": "is_empty"}), context)
+        if field.get("hashed"):  # encrypted, compared through the keyed hash
+            compile_sql(wrap({"field": field["key"], "op": "=",
+                              "value": "11010519491231002X"}), context)
 
     def walk(groups: list[dict[str, Any]], wrap: Any) -> int:
         n = 0
         for group in groups:
+            if group.get("kind") == "lookup":  # fields of a referenced record: dotted keys
+                for field in group["fields"]:
+                    check(field, wrap)
+                    n += 1
+                continue
             spec = {"form": group["form"], "link": group["link"]}
             for field in group["fields"]:
-                compile_sql(wrap({"exists": {**spec, "where": {"field": field["key"],
-                                                               "op": "is_empty"}}}), context)
+                check(field, lambda node, spec=spec: wrap({"exists": {**spec, "where": node}}))
                 n += 1
             inner = group.get("fieldGroups", [])
             n += walk(inner, lambda node, spec=spec: wrap(
                 {"exists": {**spec, "where": node}}))
         return n
 
-    offered = related_field_groups(schema, "customer", "en")
+    offered = related_field_groups(schema, form_key, "en")
     for field in offered["fields"]:
-        compile_sql({"field": field["key"], "op": "is_empty"}, context)
-        if field.get("hashed"):
-            compile_sql({"field": field["key"], "op": "=", "value": "11010519491231002X"},
-                        context)
+        check(field, lambda node: node)
     assert walk(offered["fieldGroups"], lambda node: node) > 10
+
+
+def test_fields_of_referenced_records_two_references_deep(schema: CompiledSchema) -> None:
+    zh = related_field_groups(schema, "repayment", "zh")["fieldGroups"]
+    found = lookups(zh)
+    # each reference's group, then the groups of its target's references right after it
+    assert list(found) == ["loan", "loan.borrower", "loan.guarantor"]
+    loan = found["loan"]
+    assert (loan["kind"], loan["target"], loan["label"]) == ("lookup", "loan", "贷款")
+    assert "form" not in loan and "link" not in loan  # a group of the field menu
+    assert [f["key"] for f in loan["fields"]] == [
+        "loan.borrower", "loan.guarantor", "loan.principal", "loan.created_at",
+        "loan.updated_at"]
+    borrower = found["loan.borrower"]
+    assert (borrower["target"], borrower["label"]) == ("customer", "贷款 › 借款人")
+    fields = by_key(borrower["fields"])
+    # files and sub-tables of the customer are not offered, as on the customer itself
+    assert list(fields) == [f"loan.borrower.{k}" for k in (
+        "name", "rating", "balance", "credit_limit", "utilisation", "tags", "id_no", "memo",
+        "opened_on", "blacklisted", "created_at", "updated_at")]
+    assert fields["loan.borrower.rating"] == {
+        "key": "loan.borrower.rating", "label": "贷款 › 借款人 › 评级", "type": "select",
+        "options": [{"value": "A", "label": "A 级"}, {"value": "B", "label": "B 级"},
+                    {"value": "C", "label": "C 级"}]}
+    assert fields["loan.borrower.utilisation"]["computed"] is True
+    # encrypted fields keep their flags: equality only with the keyed hash
+    assert fields["loan.borrower.id_no"]["sensitive"] is True
+    assert fields["loan.borrower.id_no"]["hashed"] is True
+    assert fields["loan.borrower.memo"]["sensitive"] is True
+    assert "hashed" not in fields["loan.borrower.memo"]
+    en = lookups(related_field_groups(schema, "repayment", "en")["fieldGroups"])
+    assert en["loan"]["label"] == "Loan"
+    assert by_key(en["loan.guarantor"]["fields"])["loan.guarantor.rating"]["label"] == (
+        "Loan › Guarantor › Rating")
+    # on the loan: one reference deep (the customer references nothing)
+    on_loan = lookups(related_field_groups(schema, "loan", "en")["fieldGroups"])
+    assert list(on_loan) == ["borrower", "guarantor"]
+    assert by_key(on_loan["borrower"]["fields"])["borrower.credit_limit"] == {
+        "key": "borrower.credit_limit", "label": "Borrower › Credit limit", "type": "money"}
+    assert lookups(related_field_groups(schema, "customer", "en")["fieldGroups"]) == {}
+
+
+def test_fields_of_referenced_records_inside_related_records(schema: CompiledSchema) -> None:
+    """A referencing form's group offers its own references' fields, one reference deep and
+    without the link back to the record the condition is about."""
+    groups = groups_by_link(related_field_groups(schema, "customer", "zh")["fieldGroups"])
+    borrower = lookups(groups[("loan", "borrower")]["fieldGroups"])
+    assert list(borrower) == ["guarantor"]
+    assert by_key(borrower["guarantor"]["fields"])["guarantor.rating"]["label"] == "担保人 › 评级"
+    nested = groups_by_link(groups[("loan", "borrower")]["fieldGroups"])
+    assert lookups(nested[("repayment", "loan")]["fieldGroups"]) == {}
+    assert lookups(groups[("installment", "customer")]["fieldGroups"]) == {}
+
+
+def test_fields_of_referenced_records_respect_hidden_fields_and_readable_forms(
+        schema: CompiledSchema) -> None:
+    hidden = {"customer": {"balance", "id_no"}, "loan": {"guarantor"}}
+    found = lookups(related_field_groups(schema, "repayment", "en",
+                                         hidden_fields=hidden)["fieldGroups"])
+    # a hidden reference is not followed; hidden fields of the target are not offered
+    assert list(found) == ["loan", "loan.borrower"]
+    assert "loan.guarantor" not in by_key(found["loan"]["fields"])
+    borrower = by_key(found["loan.borrower"]["fields"])
+    assert "loan.borrower.balance" not in borrower and "loan.borrower.id_no" not in borrower
+    assert "loan.borrower.rating" in borrower
+    # a form the reader cannot read is neither followed nor related
+    readable = related_field_groups(schema, "repayment", "en", forms={"loan", "repayment"})
+    assert list(lookups(readable["fieldGroups"])) == ["loan"]
+    on_customer = related_field_groups(schema, "customer", "en", forms={"customer", "loan"})
+    assert list(groups_by_link(on_customer["fieldGroups"])) == [
+        ("customer", "contacts"), ("loan", "borrower"), ("loan", "guarantor")]
+
+
+def test_deeper_references_stay_within_the_budget(schema: CompiledSchema, monkeypatch) -> None:
+    from lendbase.web import condition_fields
+
+    monkeypatch.setattr(condition_fields, "MAX_LOOKUP_FIELDS", 20)
+    found = lookups(related_field_groups(schema, "repayment", "en")["fieldGroups"])
+    # the loan's own fields (5) always; one customer (12) fits, the second does not
+    assert list(found) == ["loan", "loan.borrower"]
+    assert sum(len(g["fields"]) for g in found.values()) <= 20
+    monkeypatch.setattr(condition_fields, "MAX_LOOKUP_FIELDS", 1)
+    assert list(lookups(related_field_groups(schema, "repayment", "en")["fieldGroups"])) == [
+        "loan"]
+    one = related_field_groups(schema, "repayment", "en")
+    assert lookups(condition_fields.lookup_field_groups(
+        schema, schema.forms["repayment"].form, "en", depth=1)) == lookups(one["fieldGroups"])
 
 
 # --- the playground ------------------------------------------------------------------------

@@ -4,10 +4,14 @@ its ``fields`` and ``fieldGroups`` options, built from the published (compiled) 
 ``fieldGroups`` lists the related records a condition on the form can test (docs/conditions.md
 "Related records"): the form's sub-tables, and every published form with a reference field
 pointing at it (``{"form": "installment", "link": "customer"}``), each with its own fields and,
-one level further, its own related records. Files and sub-tables are not fields a condition
-compares; encrypted fields are marked ``sensitive`` (the builder then offers equality, which the
-database checks through the keyed hash, only when they are ``hashed``: unique or indexed, and
-emptiness otherwise).
+one level further, its own related records. It also holds the fields of the records the
+form's reference fields point at (docs/conditions.md "Fields of a referenced record"): one plain
+group per reference (``kind: "lookup"``, no ``form`` / ``link``, so the builder shows it as a
+group of the field menu) whose fields have dotted keys (``customer.rating``, two references
+deep: ``loan.customer.rating``). Files and sub-tables are not fields a condition compares;
+encrypted fields are marked ``sensitive`` (the builder then offers equality, which the database
+checks through the keyed hash, only when they are ``hashed``: unique or indexed, and emptiness
+otherwise), on a referenced record as on the form itself.
 
 Labels come out in one language (``lang``), as the rest of a page does.
 """
@@ -32,6 +36,15 @@ SYSTEM_FIELDS: tuple[tuple[str, Mapping[str, str]], ...] = (
 #: Related records are offered this many levels deep by default (a referencing form's own
 #: referencing forms); the server allows more, the editor rarely needs it.
 DEFAULT_DEPTH = 2
+#: Fields of referenced records are offered this many references deep from the form
+#: (``loan.customer.rating`` on a repayment), one reference deep inside the related records
+#: directly under the form...
+LOOKUP_DEPTH = 2
+#: ...and a deeper reference only while the form's lookups stay within this many fields (the
+#: fields of its own references are always offered).
+MAX_LOOKUP_FIELDS = 200
+#: Between the labels of a lookup's steps: "客户 › 评级".
+LABEL_SEP = " › "
 
 FieldJson = dict[str, Any]
 
@@ -81,8 +94,61 @@ def form_condition_fields(form: FormDef, lang: str, *,
     return _fields(form.fields, lang, hidden=hidden)
 
 
+def _readable(key: str, readable: Collection[str] | None) -> bool:
+    return readable is None or key in readable
+
+
+def lookup_field_groups(schema: CompiledSchema, form: FormDef, lang: str, *,
+                        depth: int = LOOKUP_DEPTH,
+                        hidden_fields: Mapping[str, Collection[str]] | None = None,
+                        forms: Collection[str] | None = None,
+                        skip: Collection[str] = ()) -> list[dict[str, Any]]:
+    """The fields of the records ``form``'s reference fields point at, one group per
+    reference: ``{"key": "customer", "kind": "lookup", "target": "customer", "label": "客户",
+    "fields": [{"key": "customer.rating", "label": "客户 › 评级", ...}]}``, a reference of
+    the referenced record (``loan.customer``, label "贷款 › 客户") right after its parent.
+
+    Deeper levels (up to ``depth``) are added a whole group at a time while the total stays
+    within ``MAX_LOOKUP_FIELDS``. References in ``skip`` (of ``form`` itself), hidden
+    references, hidden fields of the target and targets outside ``forms`` (when given) are
+    left out, as the compilers refuse them."""
+    hidden = hidden_fields or {}
+    found: list[tuple[tuple[int, ...], dict[str, Any]]] = []
+    level: list[tuple[tuple[int, ...], str, str, FormDef]] = [((), "", "", form)]
+    total = 0
+    for step in range(depth):
+        deeper = []
+        for order, key_prefix, label_prefix, source in level:
+            source_hidden = hidden.get(source.key, ())
+            for index, ref in enumerate(source.fields):
+                if (ref.type != "reference" or not ref.target or ref.key in source_hidden
+                        or (step == 0 and ref.key in skip) or ref.target not in schema.forms
+                        or not _readable(ref.target, forms)):
+                    continue
+                target = schema.forms[ref.target].form
+                key = f"{key_prefix}{ref.key}"
+                label = f"{label_prefix}{pick(ref.label, lang, ref.key)}"
+                fields = [{**f, "key": f"{key}.{f['key']}",
+                           "label": f"{label}{LABEL_SEP}{f['label']}"}
+                          for f in _fields(target.fields, lang,
+                                           hidden=hidden.get(target.key, ()))]
+                if step and total + len(fields) > MAX_LOOKUP_FIELDS:
+                    continue
+                total += len(fields)
+                found.append(((*order, index), {"key": key, "kind": "lookup",
+                                                "target": target.key, "label": label,
+                                                "fields": fields}))
+                deeper.append(((*order, index), f"{key}.", f"{label}{LABEL_SEP}", target))
+        level = deeper
+    return [group for _, group in sorted(found, key=lambda item: item[0])]
+
+
 def _groups(schema: CompiledSchema, form: FormDef, lang: str, depth: int,
-            hidden: Mapping[str, Collection[str]]) -> list[dict[str, Any]]:
+            hidden: Mapping[str, Collection[str]],
+            readable: Collection[str] | None, *, lookups: bool) -> list[dict[str, Any]]:
+    """Related records of ``form``; with ``lookups``, a referencing form's group also offers
+    the fields of the records its references point at (one reference deep: more would
+    multiply the page's size by every related group)."""
     if depth <= 0:
         return []
     groups: list[dict[str, Any]] = []
@@ -95,6 +161,8 @@ def _groups(schema: CompiledSchema, form: FormDef, lang: str, depth: int,
                        "fields": _fields(sub.fields, lang, system=False,
                                          hidden=hidden.get(f"{form.key}.{sub.key}", ()))})
     for key in sorted(schema.forms):
+        if not _readable(key, readable):
+            continue
         other = schema.forms[key].form
         other_hidden = hidden.get(key, ())
         for link in other.fields:
@@ -105,14 +173,18 @@ def _groups(schema: CompiledSchema, form: FormDef, lang: str, depth: int,
                 "label": pick(other.label, lang, other.key),
                 "linkLabel": pick(link.label, lang, link.key),
                 "fields": _fields(other.fields, lang, hidden=other_hidden, skip=(link.key,)),
-                "fieldGroups": _groups(schema, other, lang, depth - 1, hidden),
+                "fieldGroups": [
+                    *_groups(schema, other, lang, depth - 1, hidden, readable, lookups=False),
+                    *(lookup_field_groups(schema, other, lang, depth=1, hidden_fields=hidden,
+                                          forms=readable, skip=(link.key,)) if lookups else ())],
             })
     return groups
 
 
 def related_field_groups(schema: CompiledSchema, form_key: str, lang: str, *,
                          depth: int = DEFAULT_DEPTH,
-                         hidden_fields: Mapping[str, Collection[str]] | None = None
+                         hidden_fields: Mapping[str, Collection[str]] | None = None,
+                         forms: Collection[str] | None = None
                          ) -> dict[str, list[dict[str, Any]]]:
     """``{"fields": [...], "fieldGroups": [...]}`` for a condition builder on ``form_key``.
 
@@ -129,7 +201,10 @@ def related_field_groups(schema: CompiledSchema, form_key: str, lang: str, *,
     hidden = hidden_fields or {}
     form = compiled.form
     return {"fields": form_condition_fields(form, lang, hidden=hidden.get(form_key, ())),
-            "fieldGroups": _groups(schema, form, lang, depth, hidden)}
+            "fieldGroups": [*_groups(schema, form, lang, depth, hidden, forms, lookups=True),
+                            *lookup_field_groups(schema, form, lang, hidden_fields=hidden,
+                                                 forms=forms)]}
 
 
-__all__ = ["DEFAULT_DEPTH", "condition_field", "form_condition_fields", "related_field_groups"]
+__all__ = ["DEFAULT_DEPTH", "LOOKUP_DEPTH", "MAX_LOOKUP_FIELDS", "condition_field",
+           "form_condition_fields", "lookup_field_groups", "related_field_groups"]

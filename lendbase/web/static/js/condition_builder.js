@@ -32,7 +32,12 @@
 //                 written as {"exists" | "count" | "sum" | "min" | "max": {"form", "link",
 //                 "field"?, "where"?}}; the "where" is edited over the group's fields.
 //                 Entries without ``form`` / ``link`` ({key, label, fields}) are extra fields
-//                 shown grouped in the field menu (both languages), keys written as they are.
+//                 shown grouped in the field menu (both languages), keys written as they are:
+//                 the server sends the fields of referenced records this way ({key:
+//                 'customer', kind: 'lookup', target: 'customer', label: '客户', fields:
+//                 [{key: 'customer.rating', label: '客户 › 评级', type: 'select', ...}]}), so
+//                 choosing one writes {"field": "customer.rating", ...}; the "compare with
+//                 another field" menu and formulas offer them too.
 //   lang         'zh' | 'en'
 //   strings      the cb_* UI strings without their prefix (builder_views.condition_builder_strings)
 //   idPrefix     prefix of the ids of the controls (unique on the page)
@@ -47,7 +52,8 @@
 // A page builds ``fields`` and ``fieldGroups`` from the published forms with the server helper
 // lendbase.web.condition_fields.related_field_groups(compiled_schema, form_key, lang), which
 // returns {"fields": [...], "fieldGroups": [...]} in exactly this shape (sub-tables and forms
-// referencing the form, two levels deep; files left out, sensitive fields marked):
+// referencing the form, two levels deep; the fields of referenced records; files left out,
+// sensitive fields marked):
 //
 //   const boot = JSON.parse(document.getElementById('boot').textContent);
 //   new ConditionBuilder(holder, {language: 'full', fields: boot.fields,

@@ -265,7 +265,7 @@ function operand(b, value, kind, field, scope, id, label, onValue) {
   if (mode === 'field') {
     editor = el('select', {class: 'form-select form-select-sm cb-compare', id, 'aria-label': t.compare_field},
       el('option', {value: ''}, t.choose_field),
-      others.map((f) => el('option', {value: f.key, selected: f.key === value.field}, pickLabel(f.label, b.lang, f.key))));
+      groupedOptions(b, others, scope, value.field));
     editor.addEventListener('change', () => onValue({field: editor.value}, true));
   } else if (mode === 'formula') {
     editor = formulaInput(b, value.formula ?? '', id, scope, (text) => onValue({formula: text}, false));
@@ -275,6 +275,21 @@ function operand(b, value, kind, field, scope, id, label, onValue) {
     editor = scalarInput(value, kind, id, label, (v) => onValue(v, false));
   }
   return el('div', {class: `cb-operand cb-operand-${mode}`}, modeSelect, editor);
+}
+
+/**
+ * ``fields`` (some of ``scope``'s) as options, under the optgroups of the field menu (this
+ * form, then each group such as a referenced record's fields) when ``scope`` has groups.
+ */
+export function groupedOptions(b, fields, scope, selected) {
+  const option = (f) => el('option', {value: f.key, selected: f.key === selected}, pickLabel(f.label, b.lang, f.key));
+  const groups = (scope.plainGroups || []).map((g) => [g, g.fields.filter((f) => fields.includes(f))])
+    .filter(([, list]) => list.length);
+  if (!groups.length) return fields.map(option);
+  const grouped = new Set(groups.flatMap(([, list]) => list));
+  const own = fields.filter((f) => !grouped.has(f));
+  return [own.length ? el('optgroup', {label: pickLabel(scope.label, b.lang, b.t.this_form)}, own.map(option)) : '',
+    ...groups.map(([g, list]) => el('optgroup', {label: pickLabel(g.label, b.lang, g.key)}, list.map(option)))];
 }
 
 /** A formula typed as text, checked lightly while typing; its field keys one click away. */
@@ -295,7 +310,7 @@ function formulaInput(b, text, id, scope, commitText) {
   input.addEventListener('input', show);
   input.addEventListener('change', commit);
   commitBeforeTab(input, commit);
-  const keys = scope.allFields.filter((f) => !f.sensitive).map((f) => {
+  const keyButton = (f) => {
     const button = el('button', {type: 'button', class: 'btn btn-sm btn-light cb-fx-key',
       title: pickLabel(f.label, b.lang, f.key), 'aria-label': format(t.insert_key, {key: f.key,
         label: pickLabel(f.label, b.lang, f.key)})}, f.key);
@@ -308,10 +323,16 @@ function formulaInput(b, text, id, scope, commitText) {
       commit();
     });
     return button;
-  });
+  };
+  const readable = (list) => list.filter((f) => !f.sensitive);
+  const keys = readable(scope.fields).map(keyButton);
+  // the groups (a referenced record's fields: dozens of keys each) fold, one by one
+  const groups = scope.plainGroups.filter((g) => readable(g.fields).length).map((g) => el('details',
+    {class: 'cb-fx-key-group w-100 ms-2'}, el('summary', {}, pickLabel(g.label, b.lang, g.key)),
+    el('div', {class: 'cb-fx-key-list'}, readable(g.fields).map(keyButton))));
   show();
   return el('div', {class: 'cb-formula-box'}, input, error,
     el('div', {class: 'form-text cb-fx-hint', id: `${id}-hint`}, t.formula_hint),
-    keys.length ? el('details', {class: 'cb-fx-keys'}, el('summary', {}, t.formula_keys),
-      el('div', {class: 'cb-fx-key-list'}, keys)) : '');
+    keys.length || groups.length ? el('details', {class: 'cb-fx-keys'}, el('summary', {}, t.formula_keys),
+      el('div', {class: 'cb-fx-key-list'}, keys, groups)) : '');
 }

@@ -2,7 +2,8 @@
 // sees a typo while typing; the server's parser (lendbase/conditions/formula.py) has the last
 // word and gives the exact error on save. It checks the grammar (one comparison at most, + - *
 // /, unary minus, parentheses, calls), text quotes, known functions and their argument counts,
-// and that names are fields of the scope; types are left to the server.
+// and that names are fields of the scope (dotted keys, ``customer.credit_limit``, included);
+// types are left to the server.
 
 export const MAX_FORMULA_CHARS = 2000;
 /** Functions and their [min, max] argument counts (bind_expr.FUNCTIONS); null: no maximum. */
@@ -16,7 +17,7 @@ const KEYWORDS = new Set(['TRUE', 'FALSE', 'NULL']);
 /** Columns every form has (forms/compile.SYSTEM_COLUMNS). */
 export const SYSTEM_KEYS = new Set(['id', 'created_at', 'created_by', 'updated_at', 'updated_by',
   'version', 'owner_id']);
-const TOKEN_RE = /\s+|(?<num>[0-9]+(?:\.[0-9]+)?|\.[0-9]+)|(?<name>[A-Za-z_][A-Za-z0-9_]*)|(?<str>"(?:[^"]|"")*"|'(?:[^']|'')*')|(?<op><=|>=|<>|!=|==|[-+*/=<>(),])/y;
+const TOKEN_RE = /\s+|(?<num>[0-9]+(?:\.[0-9]+)?|\.[0-9]+)|(?<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)|(?<str>"(?:[^"]|"")*"|'(?:[^']|'')*')|(?<op><=|>=|<>|!=|==|[-+*/=<>(),])/y;
 
 /** The tokens of ``text``: [{type, text, col}] (col from 1), or {error} at the first bad one. */
 export function tokenize(text) {

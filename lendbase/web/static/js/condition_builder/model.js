@@ -38,7 +38,7 @@ const relatedKey = (form, link) => `${form}\u0000${link}`;
  * entries with ``form`` and ``link`` are related records (full language only); others are
  * extra fields shown grouped in the field menu, their keys written as they are.
  */
-export function makeScope({fields = [], fieldGroups = [], language = 'visibility', formulaKeys = []} = {}) {
+export function makeScope({fields = [], fieldGroups = [], language = 'visibility', formulaKeys = [], label} = {}) {
   const usable = (list) => (list || []).filter((f) => f && typeof f.key === 'string'
     && operatorsFor(f, language, true));
   const own = usable(fields);
@@ -58,6 +58,8 @@ export function makeScope({fields = [], fieldGroups = [], language = 'visibility
   const children = new Map();
   return {
     language,
+    /** What the field menu calls ``fields`` beside the groups (undefined: "this form"). */
+    label,
     fields: own,
     plainGroups,
     related,
@@ -70,7 +72,8 @@ export function makeScope({fields = [], fieldGroups = [], language = 'visibility
       const key = relatedKey(group.form, group.link);
       if (!children.has(key)) {
         // the link is not offered as a field (it always points here) but formulas may name it
-        children.set(key, makeScope({fields: group.fields, language, formulaKeys: group.kind === 'subtable' ? ['parent_id', 'seq'] : [group.link],
+        children.set(key, makeScope({fields: group.fields, language, label: group.label,
+          formulaKeys: group.kind === 'subtable' ? ['parent_id', 'seq'] : [group.link],
           fieldGroups: group.kind === 'subtable' ? [] : group.fieldGroups || []}));
       }
       return children.get(key);

@@ -319,7 +319,8 @@ export class ConditionBuilder {
       'aria-label': t.field},
     el('option', {value: ''}, t.choose_field),
     groups.length && scope.fields.length
-      ? el('optgroup', {label: t.this_form}, scope.fields.map(option)) : scope.fields.map(option),
+      ? el('optgroup', {label: pickLabel(scope.label, this.lang, t.this_form)}, scope.fields.map(option))
+      : scope.fields.map(option),
     groups.map((g) => el('optgroup', {label: pickLabel(g.label, this.lang, g.key)}, g.fields.map(option))));
     select.addEventListener('change', () => {
       const field = scope.fieldOf(select.value);
