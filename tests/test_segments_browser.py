@@ -1,7 +1,8 @@
 """The upsell pool as a new administrator builds it, in real Chromium: a new segment on the
 credit template's customers, its condition built visually (rating A, no installment overdue in
-the last 12 months, balance under half the credit line), an on-enter task, simulate, save,
-publish; then its members page (the first recompute ran as a job) and the task it created on a
+the last 12 months, balance under half the credit line), an on-enter follow-up task and an
+on-leave tag removal added in the rule editor's visual actions editor, simulate, save, publish;
+then its members page (the first recompute ran as a job) and the task it created on a
 member's record. Its members are those of the upsell pool the template ships. Screenshots of
 the builder and the members page in Chinese and English go to artifacts/screenshots/."""
 
@@ -33,8 +34,10 @@ UPSELL = {"and": [
         {"field": "due_date", "op": "in_last", "value": [12, "month"]}]}}}},
     {"field": "balance", "op": "<", "value": {"formula": "0.5 * credit_limit"}},
 ]}
-TASK = ('[{"type": "create_task", "title": "提额营销：联系客户", "kind": "follow_up", '
-        '"due_in_days": 3, "assignee": {"rule": "field", "field": "account_manager"}}]')
+#: What the on-enter JSON box used to hold; the visual editor also writes the default priority.
+TASK = {"type": "create_task", "title": "提额营销：联系客户", "kind": "follow_up",
+        "due_in_days": 3, "assignee": {"rule": "field", "field": "account_manager"}}
+UNTAG = {"type": "remove_tag", "tag": "upsell_pool"}
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +105,28 @@ def build_condition(page) -> None:
     page.press("#seg-2-value", "Tab")
 
 
+def add_actions(page) -> None:
+    """The follow-up task on entry and the tag removal on leaving, in the two actions editors
+    (ids: on-enter-action-<i>-<part>, on-leave-action-<i>-<part>)."""
+    page.click("#on-enter-add-action")
+    page.click("#on-enter [data-add='create_task']")
+    page.fill("#on-enter-action-0-first", "提额营销：联系客户")
+    pick(page, "#on-enter-action-0-kind", "follow_up")
+    page.fill("#on-enter-action-0-due_in_days", "3")
+    pick(page, "#on-enter-action-0-mode", "field")  # assign to the user in a field ...
+    pick(page, "#on-enter-action-0-assignee-field", "account_manager")  # ... the manager
+    assert page.get_attribute("#on-enter-action-0-first", "data-pointer") == "/on_enter/0/title"
+    page.click("#on-leave-add-action")
+    page.click("#on-leave [data-add='remove_tag']")
+    pick(page, "#on-leave-action-0-first", "upsell_pool")
+    assert page.get_attribute("#on-leave-action-0-first", "data-pointer") == "/on_leave/0/tag"
+    assert page.locator("#on-enter .re-action").count() == 1
+    assert page.locator("#on-leave .re-action").count() == 1
+    assert page.evaluate("""() => {
+      const ids = [...document.querySelectorAll('[id]')].map((n) => n.id);
+      return ids.filter((id, i) => ids.indexOf(id) !== i); }""") == []  # no id twice
+
+
 def test_build_simulate_publish_and_see_members(server: str, browser) -> None:
     state, app = _SITE["state"], _SITE["app"]
     page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
@@ -117,12 +142,14 @@ def test_build_simulate_publish_and_see_members(server: str, browser) -> None:
 
     build_condition(page)
     assert "incomplete" not in (page.locator("#seg-summary").get_attribute("class") or "")
-    page.fill("#actions-on-enter", TASK)
+    add_actions(page)
     page.click("#save")
     sync_api.expect(page.locator("#save-state")).to_have_text("已保存")
     with state.sessions() as session:
         draft = MetadataStore(session, None).get_draft("segments", "upsell_a").doc
         assert draft["condition"] == UPSELL
+        assert draft["on_enter"] == [{**TASK, "priority": "normal"}]
+        assert draft["on_leave"] == [UNTAG]
         expected = simulate_segment(session, draft, schema=state.registry.schema(session))
     assert expected.members > 0 and expected.enter_actions.affected == [expected.members]
 
@@ -167,4 +194,55 @@ def test_build_simulate_publish_and_see_members(server: str, browser) -> None:
     page.click("#simulate")
     sync_api.expect(page.locator("#sim-sentence")).to_contain_text("would be members")
     shot(page, "builder-en")
+    page.close()
+
+
+def test_action_errors_land_next_to_their_control_and_json_view(server: str, browser) -> None:
+    """Two editors on one page: a publish refused for an on-leave tag that does not exist shows
+    its message under that editor's tag picker (pointer /on_leave/0/tag), not the on-enter one;
+    "Edit as JSON" shows the list and takes edits back to the cards."""
+    state = _SITE["state"]
+    with state.sessions.begin() as session:
+        MetadataStore(session, None).create("segments", {
+            "key": "bad_tag", "label": {"zh": "坏标签", "en": "Bad tag"}, "form": "customer",
+            "condition": {"field": "rating", "op": "=", "value": "a"},
+            "on_enter": [{"type": "add_tag", "tag": "upsell_pool"}],
+            "on_leave": [{"type": "remove_tag", "tag": "no_such_tag"}]})
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="en")
+    page.on("pageerror", lambda exc: pytest.fail(f"page error: {exc}"))
+    sign_in(page, server)
+    page.goto(f"{server}/lang/en?next=/admin/segments/bad_tag/edit")
+    sync_api.expect(page.locator("#on-leave-action-0-first")).to_have_value("no_such_tag")
+    sync_api.expect(page.locator("#on-enter-action-0-first")).to_have_value("upsell_pool")
+    page.click("#publish")
+    note = page.locator("[data-error-for='/on_leave/0/tag']")
+    sync_api.expect(note).to_contain_text("no_such_tag")
+    under_tag = "#on-leave-action-0-first + [data-error-for='/on_leave/0/tag']"
+    assert page.locator(under_tag).count() == 1
+    assert "is-invalid" in (page.get_attribute("#on-leave-action-0-first", "class") or "")
+    assert "is-invalid" not in (page.get_attribute("#on-enter-action-0-first", "class") or "")
+    assert page.locator("#on-enter [data-error-for]").count() == 0
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("section[aria-labelledby=actions-title]").screenshot(
+        path=str(SHOTS / "segments-actions-error-en.png"))
+
+    # the JSON view of the on-leave list: fix the tag there, back to the cards
+    page.click("#on-leave-json-toggle")
+    sync_api.expect(page.locator("#actions-on-leave")).to_be_visible()
+    assert '"no_such_tag"' in page.input_value("#actions-on-leave")
+    page.fill("#actions-on-leave", "[{")
+    page.click("#on-leave-json-toggle")  # not valid: stays in JSON
+    sync_api.expect(page.locator("#actions-on-leave")).to_have_class(
+        "form-control form-control-sm sg-actions-json is-invalid")
+    page.locator("section[aria-labelledby=actions-title]").screenshot(
+        path=str(SHOTS / "segments-actions-json-en.png"))
+    page.fill("#actions-on-leave", '[{"type": "remove_tag", "tag": "upsell_pool"}]')
+    page.click("#on-leave-json-toggle")
+    sync_api.expect(page.locator("#on-leave-action-0-first")).to_have_value("upsell_pool")
+    page.click("#save")
+    sync_api.expect(page.locator("#save-state")).to_have_text("Saved")
+    with state.sessions() as session:
+        draft = MetadataStore(session, None).get_draft("segments", "bad_tag").doc
+    assert draft["on_leave"] == [UNTAG]
+    assert draft["on_enter"] == [{"type": "add_tag", "tag": "upsell_pool"}]
     page.close()

@@ -19,6 +19,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from lendbase.auth.org import list_roles
 from lendbase.errors import Conflict, MetadataError, NotFound, PermissionDenied
 from lendbase.forms.compile import CompiledSchema
+from lendbase.forms.model import FormDef
 from lendbase.meta.store import MetadataStore
 from lendbase.records.permissions import Actor
 from lendbase.rules import last_runs
@@ -233,7 +234,9 @@ def t(key: str, **params: Any) -> str:
     return text.format(**params) if params else text
 
 
-def _strings(lang: str) -> dict[str, str]:
+def editor_strings(lang: str) -> dict[str, str]:
+    """The strings of the rule editor's scripts, the actions editor's included (the segment
+    builder embeds the same actions editor)."""
     return {k: v.get(lang) or v["en"] for k, v in MESSAGES.items()}
 
 
@@ -331,6 +334,24 @@ def create_rule() -> Any:
 # --- the editor -------------------------------------------------------------------------------
 
 
+def action_fields(form: FormDef, lang: str) -> dict[str, Any]:
+    """What the actions editor (``static/js/rules/actions.js``) offers for the records of
+    ``form``: the fields a set_field action may write, the user fields a task may be assigned
+    through, the fields a notification may be sent to. Shared with the segment builder."""
+    return {
+        "writable": [{"key": f.key, "label": pick(f.label, lang, f.key), "type": f.type,
+                      "required": f.required,
+                      "options": [{"value": o.value, "label": pick(o.label, lang, o.value)}
+                                  for o in f.options]}
+                     for f in form.fields
+                     if f.stored and not f.sensitive and f.type not in REFUSED_TYPES],
+        "users": [{"key": f.key, "label": pick(f.label, lang, f.key)}
+                  for f in form.fields if f.type == "user"],
+        "recipients": [{"key": f.key, "label": pick(f.label, lang, f.key), "type": f.type}
+                       for f in form.fields if f.type in RECIPIENT_TYPES],
+    }
+
+
 def _forms_boot(schema: CompiledSchema, lang: str) -> dict[str, Any]:
     """Per published form: its label, the condition builder's fields and related records, and
     what the action and trigger editors offer."""
@@ -345,25 +366,18 @@ def _forms_boot(schema: CompiledSchema, lang: str) -> dict[str, Any]:
             "fields": groups["fields"], "fieldGroups": groups["fieldGroups"],
             "all_fields": [{"key": f.key, "label": pick(f.label, lang, f.key), "type": f.type}
                            for f in form.fields if f.type != "subtable"],
-            "writable": [{"key": f.key, "label": pick(f.label, lang, f.key), "type": f.type,
-                          "required": f.required,
-                          "options": [{"value": o.value, "label": pick(o.label, lang, o.value)}
-                                      for o in f.options]}
-                         for f in form.fields
-                         if f.stored and not f.sensitive and f.type not in REFUSED_TYPES],
             "selects": [{"key": f.key, "label": pick(f.label, lang, f.key),
                          "options": [{"value": o.value, "label": pick(o.label, lang, o.value)}
                                      for o in f.options]}
                         for f in form.fields if f.type == "select"],
-            "users": [{"key": f.key, "label": pick(f.label, lang, f.key)}
-                      for f in form.fields if f.type == "user"],
-            "recipients": [{"key": f.key, "label": pick(f.label, lang, f.key), "type": f.type}
-                           for f in form.fields if f.type in RECIPIENT_TYPES],
+            **action_fields(form, lang),
         }
     return out
 
 
-def _catalogues(lang: str) -> dict[str, Any]:
+def action_catalogues(lang: str) -> dict[str, Any]:
+    """The catalogues the actions editor picks from: tags (with their group), the active
+    notification templates, the roles. Shared with the segment builder."""
     from sqlalchemy import select
 
     from lendbase import db
@@ -404,8 +418,8 @@ def editor_page(key: str) -> Any:
         "key": key, "doc": draft.doc, "lock_version": draft.lock_version,
         "published_version": latest.version if latest else None,
         "published_same": latest is not None and latest.doc == draft.doc,
-        "forms": _forms_boot(compiled_schema(), lang), **_catalogues(lang),
-        "lang": lang, "strings": _strings(lang),
+        "forms": _forms_boot(compiled_schema(), lang), **action_catalogues(lang),
+        "lang": lang, "strings": editor_strings(lang),
         "condition_strings": condition_builder_strings(lang),
         "urls": {"meta": f"{api}/meta/rules/{key}", "rules": f"{api}/rules/{key}",
                  "records": url_for("rules_pages.rules_page").replace("/admin/rules", "/f"),
@@ -417,4 +431,5 @@ def editor_page(key: str) -> Any:
                            published_version=boot["published_version"], boot_json=boot_json)
 
 
-__all__ = ["MESSAGES", "new_rule_document", "rules_bp", "trigger_text"]
+__all__ = ["MESSAGES", "action_catalogues", "action_fields", "editor_strings",
+           "new_rule_document", "rules_bp", "trigger_text"]

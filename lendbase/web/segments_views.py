@@ -53,6 +53,7 @@ from lendbase.web.listing import (
     parse_sort,
     sortable_columns,
 )
+from lendbase.web.rules_views import action_catalogues, action_fields, editor_strings
 
 segments_bp = Blueprint("segments_pages", __name__, template_folder="templates")
 
@@ -142,11 +143,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     "js_enabled": {"zh": "启用定时计算", "en": "Run on schedule"},
     "js_on_enter": {"zh": "进入时的动作", "en": "When a record enters"},
     "js_on_leave": {"zh": "离开时的动作", "en": "When a record leaves"},
-    "js_actions_hint": {"zh": "规则引擎的动作（JSON 数组），如 [{\"type\": \"create_task\", "
-                              "\"title\": \"联系客户\"}]；每次进入都会新建任务。",
-                        "en": "Rule-engine actions as a JSON array, e.g. [{\"type\": "
-                              "\"create_task\", \"title\": \"Call the customer\"}]; each entry "
-                              "makes a new task."},
+    "js_actions_hint": {"zh": "与业务规则相同的动作（创建任务、打标签、预警、通知…），"
+                              "对进入或离开客群的记录执行；每次进入都会新建任务。",
+                        "en": "The same actions as the rules (create a task, add a tag, raise "
+                              "an alert, notify...), run for the records that enter or leave; "
+                              "each entry makes a new task."},
+    "js_actions_json": {"zh": "动作（JSON 数组）", "en": "Actions (a JSON array)"},
     "js_actions_json_bad": {"zh": "不是有效的 JSON 数组：{problem}", "en": "not a valid JSON "
                                                                        "array: {problem}"},
     "js_actions_count": {"zh": "{n} 个动作", "en": "{n} action(s)"},
@@ -489,13 +491,16 @@ def builder_page(key: str) -> Any:
     draft = store.get_draft(KIND, key)
     latest = store.published(KIND, key)
     schema = compiled_schema()
-    forms = {k: {"label": dict(cf.form.label), **condition_fields(schema, k, lang)}
+    forms = {k: {"label": dict(cf.form.label), **condition_fields(schema, k, lang),
+                 **action_fields(cf.form, lang)}
              for k, cf in schema.forms.items()}
     boot = {
         "key": key, "doc": draft.doc, "lock_version": draft.lock_version,
         "published_version": latest.version if latest else None,
         "forms": forms, "lang": lang, "strings": _js_strings(),
         "condition_strings": condition_builder_strings(lang),
+        # the rule editor's actions editor: its strings and catalogues (tags, templates, roles)
+        "actions": {"strings": editor_strings(lang), **action_catalogues(lang)},
         "default_schedule": {"cron": DEFAULT_SCHEDULE.cron,
                              "timezone": DEFAULT_SCHEDULE.timezone},
         "urls": {"meta": "/api/v1/meta/segments", "segments": "/api/v1/segments",

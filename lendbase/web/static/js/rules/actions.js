@@ -2,6 +2,12 @@
 // task, raise an alert, send a notification, call a webhook), "Add an action" and remove.
 // Every control carries data-pointer="/actions/<i>/<property>" so that the server's 422
 // errors (JSON pointers) are shown next to what they concern.
+//
+// Several editors can share a page (the segment builder has one for on_enter and one for
+// on_leave): ``pointer`` is where the list sits in the document ("/actions" by default, e.g.
+// "/on_enter"), and ``idPrefix`` goes in front of every element id the editor makes
+// ("on-enter" -> #on-enter-add-action, #on-enter-action-0-first; none by default, so the rule
+// editor keeps #add-action, #action-0-first).
 
 import {el, icon} from '../builder/dom.js';
 
@@ -41,10 +47,13 @@ export function newAction(type, ctx) {
 export class ActionsEditor {
   /**
    * ``ctx``: {boot, t, form() -> the form's boot entry, templates() -> templates for the form}.
-   * ``onChange(actions)`` after every edit.
+   * ``onChange(actions)`` after every edit. ``idPrefix``: put in front of the element ids
+   * (``${idPrefix}-add-action``); ``pointer``: the JSON pointer of the list ("/actions").
    */
-  constructor(root, {value, ctx, onChange}) {
+  constructor(root, {value, ctx, onChange, idPrefix = '', pointer = '/actions'}) {
     this.root = root;
+    this.idPrefix = idPrefix;
+    this.pointer = pointer;
     this.ctx = ctx;
     this.t = ctx.t;
     this.actions = JSON.parse(JSON.stringify(value || []));
@@ -64,21 +73,21 @@ export class ActionsEditor {
     const cards = this.actions.map((action, i) => this.card(action, i));
     const menu = el('div', {class: 'dropdown'},
       el('button', {class: 'btn btn-sm btn-outline-primary dropdown-toggle', type: 'button',
-        id: 'add-action', 'data-bs-toggle': 'dropdown', 'aria-expanded': 'false'},
+        id: this.uid('add-action'), 'data-bs-toggle': 'dropdown', 'aria-expanded': 'false'},
       icon('plus-lg'), ' ', t.add_action),
-      el('ul', {class: 'dropdown-menu', 'aria-labelledby': 'add-action'},
+      el('ul', {class: 'dropdown-menu', 'aria-labelledby': this.uid('add-action')},
         ACTION_TYPES.map((type) => {
           const item = el('button', {class: 'dropdown-item', type: 'button', 'data-add': type},
             icon(ICONS[type]), ' ', t[`action_${type}`]);
           item.addEventListener('click', () => {
             this.actions.push(newAction(type, this.ctx));
             this.changed();
-            this.render(`action-${this.actions.length - 1}-first`);
+            this.render(this.id(this.actions.length - 1, 'first'));
           });
           return el('li', {}, item);
         })));
     this.root.replaceChildren(
-      ...(cards.length ? cards : [el('p', {class: 'small text-body-secondary', id: 'no-actions'},
+      ...(cards.length ? cards : [el('p', {class: 'small text-body-secondary', id: this.uid('no-actions')},
         t.no_actions)]), menu);
     if (focusId) this.root.querySelector(`#${CSS.escape(focusId)}`)?.focus();
   }
@@ -96,14 +105,20 @@ export class ActionsEditor {
       el('span', {class: 'badge text-bg-light border'}, i + 1),
       el('strong', {}, icon(ICONS[action.type] || 'gear'), ' ',
         t[`action_${action.type}`] || action.type), remove);
-    const body = el('div', {class: 'card-body py-2 row g-2', 'data-pointer': `/actions/${i}`},
+    const body = el('div', {class: 'card-body py-2 row g-2', 'data-pointer': this.at(i)},
       ...this.fields(action, i));
     return el('div', {class: 'card mb-2 re-action', 'data-action': i, 'data-type': action.type},
       head, body);
   }
 
   // --- small controls --------------------------------------------------------------------
-  id(i, name) { return `action-${i}-${name}`; }
+  /** An element id, after the editor's ``idPrefix``. */
+  uid(name) { return this.idPrefix ? `${this.idPrefix}-${name}` : name; }
+
+  id(i, name) { return this.uid(`action-${i}-${name}`); }
+
+  /** The JSON pointer of action ``i`` (or of its property ``name``). */
+  at(i, name) { return name === undefined ? `${this.pointer}/${i}` : `${this.pointer}/${i}/${name}`; }
 
   wrap(i, name, label, control, {cols = 'col-md-6', hint} = {}) {
     return el('div', {class: cols}, el('label', {class: 'form-label small mb-1', for: control.id}, label),
@@ -114,7 +129,7 @@ export class ActionsEditor {
     const value = action[name];
     const control = el('input', {class: 'form-control form-control-sm', type,
       id: first ? this.id(i, 'first') : this.id(i, name), value: value ?? '',
-      'data-pointer': `/actions/${i}/${name}`, placeholder});
+      'data-pointer': this.at(i, name), placeholder});
     control.addEventListener('input', () => {
       if (number) {
         const n = control.value === '' ? undefined : Number(control.value);
@@ -129,7 +144,7 @@ export class ActionsEditor {
 
   select(action, i, name, label, choices, {cols, first, onPick, empty} = {}) {
     const control = el('select', {class: 'form-select form-select-sm',
-      id: first ? this.id(i, 'first') : this.id(i, name), 'data-pointer': `/actions/${i}/${name}`},
+      id: first ? this.id(i, 'first') : this.id(i, name), 'data-pointer': this.at(i, name)},
     empty ? el('option', {value: ''}, empty) : '',
     choices.map((c) => el('option', {value: c.value, selected: c.value === action[name]}, c.label)));
     if (action[name] && !choices.some((c) => c.value === action[name])) {
@@ -146,7 +161,7 @@ export class ActionsEditor {
   json(action, i, name, label) {
     const t = this.t;
     const control = el('textarea', {class: 'form-control form-control-sm font-monospace', rows: 2,
-      id: this.id(i, name), 'data-pointer': `/actions/${i}/${name}`, spellcheck: 'false'});
+      id: this.id(i, name), 'data-pointer': this.at(i, name), spellcheck: 'false'});
     control.value = action[name] && Object.keys(action[name]).length
       ? JSON.stringify(action[name]) : '';
     const problem = el('div', {class: 'invalid-feedback'}, t.json_invalid);
@@ -211,7 +226,7 @@ export class ActionsEditor {
           this.input(action, i, 'timeout_s', t.timeout, {type: 'number', cols: 'col-md-4', number: true}),
           this.json(action, i, 'payload', t.payload)];
       case 'start_flow':
-        return [el('p', {class: 'small text-warning-emphasis mb-0', 'data-pointer': `/actions/${i}/type`},
+        return [el('p', {class: 'small text-warning-emphasis mb-0', 'data-pointer': this.at(i, 'type')},
           t.flows_later)];
       default:
         return [];
@@ -244,7 +259,7 @@ export class ActionsEditor {
         if (!action.assignee) delete action.assignee;
         this.render();
       }});
-    pick.querySelector('select').dataset.pointer = `/actions/${i}/assignee`;
+    pick.querySelector('select').dataset.pointer = this.at(i, 'assignee');
     if (!rule) return [pick];
     const set = (key, value) => {
       action.assignee = {...action.assignee, [key]: value};
@@ -315,7 +330,7 @@ export class ActionsEditor {
         ? [{value: 'true', label: t.yes}, {value: 'false', label: t.no}]
         : field.options;
       const current = action.value === null || action.value === undefined ? '' : String(action.value);
-      control = el('select', {class: 'form-select form-select-sm', id, 'data-pointer': `/actions/${i}/value`},
+      control = el('select', {class: 'form-select form-select-sm', id, 'data-pointer': this.at(i, 'value')},
         el('option', {value: ''}, t.empty_value),
         choices.map((c) => el('option', {value: c.value, selected: c.value === current}, c.label)));
       control.addEventListener('change', () => {
@@ -328,7 +343,7 @@ export class ActionsEditor {
         date: 'date', datetime: 'datetime-local', reference: 'number', user: 'number'}[type] || 'text';
       control = el('input', {class: 'form-control form-control-sm', type: inputType, id,
         step: inputType === 'number' ? 'any' : undefined, value: action.value ?? '',
-        'data-pointer': `/actions/${i}/value`, placeholder: t.empty_value});
+        'data-pointer': this.at(i, 'value'), placeholder: t.empty_value});
       control.addEventListener('input', () => {
         const raw = control.value;
         if (raw === '') action.value = null;

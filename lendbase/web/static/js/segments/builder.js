@@ -1,5 +1,6 @@
 // The segment builder page: the document (label, form, condition, schedule, actions) edited
-// in place, the condition with the shared visual condition builder, and the toolbar talking to
+// in place, the condition with the shared visual condition builder, the on-enter / on-leave
+// actions with the rule editor's visual actions editor, and the toolbar talking to
 // the metadata API (save the draft with its lock_version, publish, versions) and the segments
 // API (simulate the unsaved document, as of a day if asked). Errors (422) show next to the
 // part of the document their JSON pointer names.
@@ -7,7 +8,7 @@
 import {errorMessage, request} from '../builder/api.js';
 import {el, format, pickLabel} from '../builder/dom.js';
 import {ConditionBuilder} from '../condition_builder.js';
-import {ActionsEditor} from './actions_editor.js';
+import {SegmentActions} from './actions_editor.js';
 import {renderSimulation} from './simulation.js';
 
 const boot = JSON.parse(document.getElementById('segment-boot').textContent);
@@ -39,9 +40,22 @@ function changed() {
   $('#publish-result').hidden = true;
 }
 
+/** The visible element of an actions editor nearest to ``pointer`` (/on_enter/0/tag, else the
+ * card /on_enter/0); null for the list itself and for the other parts of the document. */
+function actionHolder(pointer) {
+  if (!/^\/on_(enter|leave)\/\d/.test(pointer)) return null;
+  for (let p = pointer; p.split('/').length > 2; p = p.slice(0, p.lastIndexOf('/'))) {
+    const found = [...document.querySelectorAll(`[data-pointer="${CSS.escape(p)}"]`)]
+      .find((node) => node.offsetParent !== null);
+    if (found) return found;
+  }
+  return null;
+}
+
 /** Show ``fields`` ({pointer: [messages]}) next to the parts they concern; the rest on top. */
 function showErrors(fields, message) {
   for (const node of document.querySelectorAll('[data-errors-for]')) node.replaceChildren();
+  for (const node of document.querySelectorAll('[data-error-for]')) node.remove();
   for (const node of document.querySelectorAll('[data-pointer].is-invalid')) node.classList.remove('is-invalid');
   const slots = [...document.querySelectorAll('[data-errors-for]')]
     .flatMap((node) => node.dataset.errorsFor.split(' ').map((prefix) => ({prefix, node})))
@@ -50,6 +64,18 @@ function showErrors(fields, message) {
   let count = 0;
   for (const [pointer, messages] of Object.entries(fields || {})) {
     count += messages.length;
+    const holder = actionHolder(pointer);
+    if (holder) {  // an action's control (or card): the message right there
+      const note = el('div', {class: 'invalid-feedback d-block', 'data-error-for': pointer}, messages.join(' '));
+      if (['INPUT', 'SELECT', 'TEXTAREA'].includes(holder.tagName)) {
+        holder.classList.add('is-invalid');
+        holder.insertAdjacentElement('afterend', note);
+      } else {
+        note.classList.add('col-12');
+        holder.prepend(note);
+      }
+      continue;
+    }
     const slot = slots.find((s) => pointer === s.prefix || pointer.startsWith(`${s.prefix}/`));
     const input = document.querySelector(`[data-pointer="${pointer}"]`)
       || document.querySelector(`[data-pointer="${pointer.split('/').slice(0, 2).join('/')}"]`);
@@ -111,10 +137,18 @@ function fillBasics() {
   $('#schedule-enabled').checked = schedule.enabled !== false;
 }
 
+const emptyForm = {fields: [], fieldGroups: [], writable: [], users: [], recipients: []};
+const actionsCtx = {
+  boot: boot.actions, t: boot.actions.strings,
+  form: () => ({...emptyForm, ...boot.forms[doc.form]}),
+  templates: () => boot.actions.templates.filter((x) => !x.form || x.form === doc.form),
+};
+
 const editors = {};
 function mountActions() {
   for (const [name, id] of [['on_enter', '#on-enter'], ['on_leave', '#on-leave']]) {
-    editors[name] = new ActionsEditor($(id), {name, title: t[name], value: doc[name], strings: t,
+    editors[name] = new SegmentActions($(id), {name, title: t[name], value: doc[name], ctx: actionsCtx,
+      strings: t, jsonStrings: boot.condition_strings,
       onChange: (actions) => {
         if (actions) doc[name] = actions; else delete doc[name];
         changed();
@@ -141,6 +175,7 @@ function bindInputs() {
     doc.form = $('#form-key').value;
     doc.condition = {and: []};
     mountCondition();
+    for (const editor of Object.values(editors)) editor.refresh();
     changed();
   });
   const schedule = () => {
