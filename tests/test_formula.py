@@ -75,7 +75,7 @@ def test_literals_keywords_and_operator_spellings() -> None:
     ("a $ b", 3, "\"+\"", "the character '$'"),
     ("a < b < c", 7, "the end of the formula", "comparisons cannot be chained"),
     ("f(,)", 3, "a field key or function name", "','"),
-    ("a.b", 2, "\"(\"", "the character '.'"),
+    ("a..b", 2, "\"(\"", "the character '.'"),
 ])
 def test_syntax_errors_say_where_and_what_was_expected(text, column, expected, found) -> None:
     with pytest.raises(FormulaError) as caught:
