@@ -124,7 +124,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "js_label_en": {"zh": "英文名称", "en": "Name (English)"},
     "js_description": {"zh": "说明", "en": "Description"},
     "js_form": {"zh": "基于表单", "en": "Form"},
-    "js_form_change": {"zh": "更换表单会清空条件和动作中不再适用的部分。",
+    "js_form_change": {"zh": "更换表单会清空条件中不再适用的部分。",
                        "en": "Changing the form clears the parts of the condition that no "
                              "longer apply."},
     "js_condition": {"zh": "进入条件", "en": "Condition"},
