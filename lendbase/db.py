@@ -604,6 +604,11 @@ stage_history = Table(
 )
 
 
+#: Execution option asking SQLite to begin the transaction with the write lock taken
+#: (``session.connection(execution_options={IMMEDIATE: True})`` before its first statement).
+IMMEDIATE = "sqlite_immediate"
+
+
 def make_engine(url: str, **kwargs: object) -> Engine:
     """Create an engine. On SQLite: foreign keys on, WAL so readers never block writers, and
     transactions that SQLAlchemy begins itself (the sqlite3 driver would otherwise commit DDL
@@ -624,6 +629,10 @@ def make_engine(url: str, **kwargs: object) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # type: ignore[no-untyped-def]
-            conn.exec_driver_sql("BEGIN")
+            # A transaction that will write takes the write lock up front (``sqlite_immediate``
+            # execution option): a deferred one that read first cannot upgrade once another
+            # connection has committed, and fails at once whatever the busy timeout.
+            immediate = conn.get_execution_options().get(IMMEDIATE)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine

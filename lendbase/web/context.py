@@ -3,12 +3,16 @@ commits when the response is a success and rolls back otherwise."""
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, g
+from flask import Flask, Response, current_app, g, request
 from sqlalchemy.orm import Session
 
+from lendbase.db import IMMEDIATE
 from lendbase.forms.compile import CompiledSchema
 from lendbase.records.permissions import Actor
 from lendbase.records.service import RecordService
+
+#: Requests that never write (their session begins a plain, deferred transaction).
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def state():  # type: ignore[no-untyped-def]
@@ -18,6 +22,10 @@ def state():  # type: ignore[no-untyped-def]
 def db_session() -> Session:
     if "db" not in g:
         g.db = state().sessions()
+        if request.method not in SAFE_METHODS:
+            # a request that may write holds SQLite's write lock from its first statement, so
+            # a background job committing meanwhile makes it wait instead of fail (a 500)
+            g.db.connection(execution_options={IMMEDIATE: True})
     return g.db
 
 
