@@ -264,6 +264,10 @@ def test_a_reversed_repayment_makes_the_loan_overdue_and_the_worker_alerts_and_t
     assert "已逾期2天" in sms[loan].body and after["loan_no"] in sms[loan].body
     assert (sms[away].status, sms[away].reason_code) == ("refused", "quiet_hours"), sms[away]
     assert "Europe/London" in (sms[away].reason or "")
+    client = lender.app.test_client()  # a collector may not unmask: the number is masked
+    login(client, "co01", PASSWORD)
+    page = client.get(f"/f/loan/{loan}").get_data(as_text=True)
+    assert "138****8000" in page and "13800138000" not in page
 
     lender.clock.now = T0 + timedelta(hours=7, minutes=30)  # 17:30 here, 09:30 in London
     lender.run_schedule(rule_schedule("collect_sms_reminder"))

@@ -19,7 +19,7 @@ to a real gateway should hand the message to a job after commit (the transaction
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time
 from enum import StrEnum
 from typing import Any, Protocol
@@ -34,7 +34,8 @@ from lendbase import db
 from lendbase.changelog import log_change
 from lendbase.errors import NotFound, PermissionDenied, ValidationFailed
 from lendbase.forms.compile import CompiledSchema
-from lendbase.records.permissions import Actor
+from lendbase.records.permissions import Actor, access_for
+from lendbase.security import mask_value
 from lendbase.work.access import RecordAccess
 from lendbase.work.common import (
     Clock,
@@ -139,6 +140,10 @@ class RecordingChannel:
 
 #: A gate sees the notification about to go out and the time; None lets it through.
 Gate = Callable[[OutgoingNotification, datetime], Refusal | None]
+
+
+#: How a recipient is masked for readers who may not unmask, by channel.
+_MASK_OF_CHANNEL = {"sms": "phone", "email": "email"}
 
 
 def default_channels() -> dict[str, Channel]:
@@ -431,9 +436,23 @@ class NotificationService:
         return _notification(row)
 
     def for_record(self, form_key: str, record_id: int, limit: int = 100) -> list[Notification]:
+        """A record's notifications, newest first. The recipient (a phone number, an address)
+        is masked unless the reader may unmask the record's form: it usually comes from an
+        encrypted field."""
         self.records.require_readable(form_key, record_id)
         n = db.notification
         rows = self.session.execute(
             select(n).where(n.c.form_key == form_key, n.c.record_id == record_id)
             .order_by(n.c.id.desc()).limit(limit)).all()
-        return [_notification(r) for r in rows]
+        found = [_notification(r) for r in rows]
+        if self._may_unmask(form_key):
+            return found
+        return [replace(x, recipient=mask_value(_MASK_OF_CHANNEL.get(x.channel, "text"),
+                                                x.recipient) or "") for x in found]
+
+    def _may_unmask(self, form_key: str) -> bool:
+        if self.actor.superuser:
+            return True
+        schema = self.records.schema
+        cf = schema.forms.get(form_key) if schema is not None else None
+        return cf is not None and access_for(self.actor, cf.form).unmask
