@@ -680,7 +680,7 @@ def generate_demo(session: Session, schema: CompiledSchema, cipher: FieldCipher,
     """
     started = time.perf_counter()
     say = progress or (lambda _message: None)
-    business_date = today or date.today()
+    business_date = today or datetime.now(TZ).date()  # the business day in Shanghai, not UTC
     rng = random.Random(seed)
     customer_table = schema["customer"].table
     if session.execute(select(func.count()).select_from(customer_table)).scalar():
