@@ -268,6 +268,7 @@ def test_a_reversed_repayment_makes_the_loan_overdue_and_the_worker_alerts_and_t
     login(client, "co01", PASSWORD)
     page = client.get(f"/f/loan/{loan}").get_data(as_text=True)
     assert "138****8000" in page and "13800138000" not in page
+    assert "免打扰时段（客户当地时间），未发送" in client.get(f"/f/loan/{away}").get_data(as_text=True)
 
     lender.clock.now = T0 + timedelta(hours=7, minutes=30)  # 17:30 here, 09:30 in London
     lender.run_schedule(rule_schedule("collect_sms_reminder"))

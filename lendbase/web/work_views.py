@@ -134,6 +134,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "ns_sent": {"zh": "已发送", "en": "Sent"},
     "ns_refused": {"zh": "已拦截", "en": "Refused"},
     "ns_failed": {"zh": "发送失败", "en": "Failed"},
+    "rc_quiet_hours": {"zh": "免打扰时段（客户当地时间），未发送；下次运行时再发",
+                       "en": "Quiet hours in the customer's local time: not sent; the next run "
+                             "sends it"},
     "ch_sms": {"zh": "短信", "en": "SMS"},
     "ch_email": {"zh": "邮件", "en": "Email"},
     "ch_in_app": {"zh": "站内", "en": "In-app"},
