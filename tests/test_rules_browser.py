@@ -206,3 +206,33 @@ def test_a_bad_publish_points_at_the_action(server: str, browser: Any) -> None:
 
 
 __all__ = ["sync_api"]
+
+
+def test_the_sms_rule_shows_its_referenced_recipient_and_quiet_hours(server: str,
+                                                                      browser: Any) -> None:
+    """The template's SMS reminder goes to the loan's customer's mobile, in quiet hours read
+    in the customer's zone: the editor shows both as choices, and saving keeps them."""
+    from lendbase.meta.store import MetadataStore
+
+    state = _SEEDED["state"]
+    page = browser.new_page(viewport={"width": 1300, "height": 1000}, locale="zh-CN")
+    page.on("pageerror", lambda exc: pytest.fail(f"page error: {exc}"))
+    sign_in(page, server)
+    page.goto(f"{server}/admin/rules/collect_sms_reminder")
+    recipient = page.locator("#action-0-recipient_field")
+    sync_api.expect(recipient).to_have_value("customer.mobile")
+    assert "›" in recipient.locator("option:checked").inner_text()  # 客户 › 手机…, not a key
+    sync_api.expect(page.locator("#action-0-quiet")).to_be_checked()
+    sync_api.expect(page.locator("#action-0-quiet-from")).to_have_value("22:00")
+    sync_api.expect(page.locator("#action-0-quiet-to")).to_have_value("08:00")
+    sync_api.expect(page.locator("#action-0-quiet-zone")).to_have_value("customer.timezone")
+    shot(page, "rules-sms-quiet-hours-zh")
+    page.fill("#action-0-quiet-from", "21:30")
+    page.click("#save")
+    sync_api.expect(page.locator("#save-state")).to_have_text("草稿已保存")
+    with state.sessions() as session:
+        doc = MetadataStore(session, None).get_draft("rules", "collect_sms_reminder").doc
+    assert doc["actions"][0]["quiet_hours"] == {"from": "21:30", "to": "08:00",
+                                                "timezone_field": "customer.timezone"}
+    assert doc["actions"][0]["recipient_field"] == "customer.mobile"
+    page.close()

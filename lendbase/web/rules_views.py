@@ -19,7 +19,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from lendbase.auth.org import list_roles
 from lendbase.errors import Conflict, MetadataError, NotFound, PermissionDenied
 from lendbase.forms.compile import CompiledSchema
-from lendbase.forms.model import FormDef
+from lendbase.forms.model import FieldDef, FormDef
 from lendbase.meta.store import MetadataStore
 from lendbase.records.permissions import Actor
 from lendbase.rules import last_runs
@@ -177,6 +177,13 @@ MESSAGES: dict[str, dict[str, str]] = {
     "template": {"zh": "通知模板", "en": "Template"},
     "no_templates": {"zh": "没有通知模板", "en": "No notification template"},
     "recipient_field": {"zh": "收件人字段", "en": "Recipient field"},
+    "quiet_hours": {"zh": "免打扰时段内不发送（按客户当地时间，之后的运行再发）",
+                    "en": "Do not send in quiet hours (customer local time; a later run sends it)"},
+    "quiet_from": {"zh": "从", "en": "From"},
+    "quiet_to": {"zh": "到", "en": "To"},
+    "quiet_zone": {"zh": "时区取自", "en": "Time zone from"},
+    "quiet_zone_default": {"zh": "业务时区（Asia/Shanghai）",
+                           "en": "Business time zone (Asia/Shanghai)"},
     "url": {"zh": "地址", "en": "URL"},
     "secret": {"zh": "签名密钥（至少 16 个字符）", "en": "Signing secret (16+ characters)"},
     "timeout": {"zh": "超时（秒）", "en": "Timeout (seconds)"},
@@ -334,21 +341,39 @@ def create_rule() -> Any:
 # --- the editor -------------------------------------------------------------------------------
 
 
-def action_fields(form: FormDef, lang: str) -> dict[str, Any]:
+def action_fields(form: FormDef, lang: str,
+                  schema: CompiledSchema | None = None) -> dict[str, Any]:
     """What the actions editor (``static/js/rules/actions.js``) offers for the records of
     ``form``: the fields a set_field action may write, the user fields a task may be assigned
-    through, the fields a notification may be sent to. Shared with the segment builder."""
+    through, the fields a notification may be sent to and a quiet-hours zone read from (with
+    ``schema``, also those of the records its references point at: ``customer.mobile``).
+    Shared with the segment builder."""
+    def label(f: FieldDef) -> str:
+        return pick(f.label, lang, f.key)
+
+    recipients = [{"key": f.key, "label": label(f), "type": f.type}
+                  for f in form.fields if f.type in RECIPIENT_TYPES]
+    zones = [{"key": f.key, "label": label(f)} for f in form.fields
+             if f.type in ("text", "select") and not f.sensitive]
+    for ref in form.fields:
+        target = schema.forms.get(ref.target or "") if schema is not None else None
+        if ref.type != "reference" or target is None:
+            continue
+        for f in target.form.fields:
+            key, shown = f"{ref.key}.{f.key}", f"{label(ref)} › {label(f)}"
+            if f.type in RECIPIENT_TYPES:
+                recipients.append({"key": key, "label": shown, "type": f.type})
+            if f.type in ("text", "select") and not f.sensitive:
+                zones.append({"key": key, "label": shown})
     return {
-        "writable": [{"key": f.key, "label": pick(f.label, lang, f.key), "type": f.type,
-                      "required": f.required,
+        "writable": [{"key": f.key, "label": label(f), "type": f.type, "required": f.required,
                       "options": [{"value": o.value, "label": pick(o.label, lang, o.value)}
                                   for o in f.options]}
                      for f in form.fields
                      if f.stored and not f.sensitive and f.type not in REFUSED_TYPES],
-        "users": [{"key": f.key, "label": pick(f.label, lang, f.key)}
-                  for f in form.fields if f.type == "user"],
-        "recipients": [{"key": f.key, "label": pick(f.label, lang, f.key), "type": f.type}
-                       for f in form.fields if f.type in RECIPIENT_TYPES],
+        "users": [{"key": f.key, "label": label(f)} for f in form.fields if f.type == "user"],
+        "recipients": recipients,
+        "zones": zones,
     }
 
 
@@ -370,7 +395,7 @@ def _forms_boot(schema: CompiledSchema, lang: str) -> dict[str, Any]:
                          "options": [{"value": o.value, "label": pick(o.label, lang, o.value)}
                                      for o in f.options]}
                         for f in form.fields if f.type == "select"],
-            **action_fields(form, lang),
+            **action_fields(form, lang, schema),
         }
     return out
 

@@ -492,7 +492,7 @@ def builder_page(key: str) -> Any:
     latest = store.published(KIND, key)
     schema = compiled_schema()
     forms = {k: {"label": dict(cf.form.label), **condition_fields(schema, k, lang),
-                 **action_fields(cf.form, lang)}
+                 **action_fields(cf.form, lang, schema)}
              for k, cf in schema.forms.items()}
     boot = {
         "key": key, "doc": draft.doc, "lock_version": draft.lock_version,

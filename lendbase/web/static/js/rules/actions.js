@@ -158,6 +158,43 @@ export class ActionsEditor {
     return this.wrap(i, name, label, control, {cols});
   }
 
+  /** A notification's quiet hours: on / off, the window, and the field naming the zone. */
+  quietHours(action, i, form) {
+    const t = this.t;
+    const box = el('input', {class: 'form-check-input', type: 'checkbox', id: this.id(i, 'quiet'),
+      checked: Boolean(action.quiet_hours), 'data-pointer': this.at(i, 'quiet_hours')});
+    const parts = [el('div', {class: 'col-12 form-check ms-2'}, box,
+      el('label', {class: 'form-check-label small', for: box.id}, t.quiet_hours))];
+    box.addEventListener('change', () => {
+      if (box.checked) action.quiet_hours = {from: '22:00', to: '08:00'}; else delete action.quiet_hours;
+      this.changed();
+      this.render();
+    });
+    const quiet = action.quiet_hours;
+    if (!quiet) return parts;
+    const time = (name, label) => {
+      const control = el('input', {class: 'form-control form-control-sm', type: 'time',
+        id: this.id(i, `quiet-${name}`), value: quiet[name] || '',
+        'data-pointer': `${this.at(i, 'quiet_hours')}/${name}`});
+      control.addEventListener('input', () => { quiet[name] = control.value; this.changed(); });
+      return el('div', {class: 'col-md-3'}, el('label', {class: 'form-label small mb-1', for: control.id},
+        label), control);
+    };
+    const zone = el('select', {class: 'form-select form-select-sm', id: this.id(i, 'quiet-zone'),
+      'data-pointer': `${this.at(i, 'quiet_hours')}/timezone_field`},
+    el('option', {value: ''}, t.quiet_zone_default),
+    (form.zones || []).map((f) => el('option', {value: f.key, selected: f.key === quiet.timezone_field},
+      f.label)));
+    zone.addEventListener('change', () => {
+      if (zone.value) quiet.timezone_field = zone.value; else delete quiet.timezone_field;
+      this.changed();
+    });
+    parts.push(time('from', t.quiet_from), time('to', t.quiet_to),
+      el('div', {class: 'col-md-6'}, el('label', {class: 'form-label small mb-1', for: zone.id},
+        t.quiet_zone), zone));
+    return parts;
+  }
+
   json(action, i, name, label) {
     const t = this.t;
     const control = el('textarea', {class: 'form-control form-control-sm font-monospace', rows: 2,
@@ -216,7 +253,8 @@ export class ActionsEditor {
           this.select(action, i, 'template', t.template, templates.map((x) => ({value: x.key,
             label: `${x.label} (${x.channel})`})), {first: true, empty: templates.length ? t.choose : t.no_templates}),
           this.select(action, i, 'recipient_field', t.recipient_field, form.recipients.map((f) => ({
-            value: f.key, label: f.label})), {empty: t.choose})];
+            value: f.key, label: f.label})), {empty: t.choose}),
+          ...this.quietHours(action, i, form)];
       }
       case 'webhook':
         return [
