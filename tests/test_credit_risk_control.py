@@ -268,7 +268,8 @@ def test_a_reversed_repayment_makes_the_loan_overdue_and_the_worker_alerts_and_t
     login(client, "co01", PASSWORD)
     page = client.get(f"/f/loan/{loan}").get_data(as_text=True)
     assert "138****8000" in page and "13800138000" not in page
-    assert "免打扰时段（客户当地时间），未发送" in client.get(f"/f/loan/{away}").get_data(as_text=True)
+    assert "免打扰时段 22:00–08:00（客户当地时间 Europe/London），未发送" in client.get(
+        f"/f/loan/{away}").get_data(as_text=True)
 
     lender.clock.now = T0 + timedelta(hours=7, minutes=30)  # 17:30 here, 09:30 in London
     lender.run_schedule(rule_schedule("collect_sms_reminder"))
@@ -292,6 +293,7 @@ def test_phone_collection_escalation_and_the_conduct_gates(lender: Lender) -> No
     login(client, "co01", PASSWORD)
     page = client.get(f"/tasks/{call.id}").get_data(as_text=True)
     assert f'href="/f/customer/{customer}" id="task-related-customer"' in page  # full view
+    assert "规则 催收梯度：逾期 7 天以上电话催收" in page  # who made it, by name
 
     attempt = {"loan": loan, "customer": customer, "channel": "phone",
                "phone_number": "13700000001", "collector": lender.users["co01"],

@@ -8,8 +8,9 @@ posts into service calls and flash what was refused on the page the user came fr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from lendbase import db
 from lendbase.app import parse_id
 from lendbase.errors import LendBaseError, PermissionDenied, ValidationFailed
 from lendbase.records.permissions import Actor, access_for
@@ -58,6 +60,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "unassigned": {"zh": "未分配", "en": "Unassigned"},
     "created_by": {"zh": "创建者", "en": "Created by"},
     "by_rule": {"zh": "规则 {rule}", "en": "rule {rule}"},
+    "by_segment": {"zh": "客群 {rule}", "en": "pool {rule}"},
+    "by_lifecycle": {"zh": "生命周期标准动作（{rule}）", "en": "lifecycle SOP ({rule})"},
     "completed_at": {"zh": "完成时间", "en": "Completed"},
     "overdue_days": {"zh": "逾期 {n} 天", "en": "{n} day(s) overdue"},
     "overdue_hours": {"zh": "已逾期", "en": "Overdue"},
@@ -134,9 +138,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "ns_sent": {"zh": "已发送", "en": "Sent"},
     "ns_refused": {"zh": "已拦截", "en": "Refused"},
     "ns_failed": {"zh": "发送失败", "en": "Failed"},
-    "rc_quiet_hours": {"zh": "免打扰时段（客户当地时间），未发送；下次运行时再发",
-                       "en": "Quiet hours in the customer's local time: not sent; the next run "
-                             "sends it"},
+    "rc_quiet_hours": {"zh": "免打扰时段 {window}（客户当地时间 {zone}），未发送；下次运行时再发",
+                       "en": "Quiet hours {window} (customer local time, {zone}): not sent; the "
+                             "next run sends it"},
     "ch_sms": {"zh": "短信", "en": "SMS"},
     "ch_email": {"zh": "邮件", "en": "Email"},
     "ch_in_app": {"zh": "站内", "en": "In-app"},
@@ -179,6 +183,27 @@ def wt(key: str, **params: Any) -> str:
         return key
     text = texts.get(current_lang()) or texts["en"]
     return text.format(**params) if params else text
+
+
+#: Where a rule's or a pool's doing comes from: ``rule:<key>`` / ``segment:<key>`` and the
+#: metadata kind holding its name.
+_SOURCES = {"rule": ("rules", "by_rule"), "segment": ("segments", "by_segment"),
+            "lifecycle": ("", "by_lifecycle")}
+
+
+def source_text(source: str | None) -> str:
+    """"规则 催收梯度：…" for ``rule:collect_sms_reminder``: the rule's or pool's name in the
+    reader's language (its key when it is gone)."""
+    kind, _, key = (source or "").partition(":")
+    meta_kind, message = _SOURCES.get(kind, ("", "by_rule"))
+    name = key or source or "—"
+    if meta_kind:
+        found = db_session().execute(
+            select(db.meta_draft.c.doc).where(db.meta_draft.c.kind == meta_kind,
+                                              db.meta_draft.c.key == key)).scalar()
+        if isinstance(found, dict) and isinstance(found.get("label"), dict):
+            name = pick(found["label"], current_lang(), key)
+    return wt(message, rule=name)
 
 
 def _actor() -> Actor:
@@ -308,7 +333,7 @@ def task_page(task_id: int) -> str:
                         "who": lookups.user(e.actor_id) if e.actor_id else (e.rule_key or ""),
                         "reason": e.detail.get("reason")})
     creator = lookups.user(task.created_by) if task.created_by else \
-        wt("by_rule", rule=task.created_by_rule or "—")
+        source_text(task.created_by_rule)
     return render_template(
         "task.html", wt=wt, task=task, row=row, can_change=can_change,
         related=_referenced_records(task, actor, lookups) if row.record_url else [],
@@ -429,16 +454,29 @@ def record_work(form_key: str, record_id: int) -> RecordWork:
     lookups = Lookups(session, schema, actor)
     lookups.load_users({t.added_by for t in tags if t.added_by})
     added_by = {t.tag_key: wt("added_by", who=lookups.user(t.added_by) if t.added_by else
-                              wt("by_rule", rule=t.added_by_rule or "—"),
+                              source_text(t.added_by_rule),
                               at=format_datetime(t.added_at)) for t in tags}
     tasks = TaskService(session, actor, schema=schema).for_record(form_key, record_id)
     alerts = AlertService(session, actor, schema=schema).for_record(form_key, record_id)
     notes = NotificationService(session, actor, schema=schema).for_record(form_key, record_id,
                                                                          limit=10)
+    notes = [replace(n, reason=refusal_text(n.reason_code, n.reason)) for n in notes]
     hand_groups = {g.key for g in groups}
     removable = frozenset(t.tag_key for t in tags if t.group_key in hand_groups)
     return RecordWork(tags, [c for c in choices if c[1]], added_by, removable,
                       _rows(tasks, actor, utcnow()), alerts, notes)
+
+
+_QUIET = re.compile(r"between (\d\d:\d\d) and (\d\d:\d\d).*\(([^;)]+)")
+
+
+def refusal_text(code: str | None, reason: str | None) -> str | None:
+    """A gate's refusal in the reader's language (the gates record it in English)."""
+    found = _QUIET.search(reason or "") if code == "quiet_hours" else None
+    if found is None:
+        return reason
+    start, end, zone = found.groups()
+    return wt("rc_quiet_hours", window=f"{start}–{end}", zone=zone)
 
 
 def _back_to_record(form_key: str, record_id: int) -> Response:
