@@ -69,6 +69,22 @@ def label_field(page, key: str, zh: str, en: str) -> None:
     page.press("#prop-label-en", "Tab")
 
 
+def wait_shown(page, selector: str) -> None:
+    """A Bootstrap modal fully shown: Bootstrap ignores a hide asked for during its fade-in."""
+    page.wait_for_function(
+        "sel => { const m = document.querySelector(sel);"
+        " return m && m.classList.contains('show') && getComputedStyle(m).opacity === '1'"
+        " && getComputedStyle(m.querySelector('.modal-dialog')).transform === 'none'; }",
+        arg=selector)
+    page.wait_for_timeout(200)
+
+
+def close_modal(page, selector: str) -> None:
+    wait_shown(page, selector)
+    page.click(f"{selector} .btn-close")
+    sync_api.expect(page.locator(selector)).to_be_hidden()
+
+
 def canvas_order(page) -> list[str]:
     return page.eval_on_selector_all("#canvas .bc-field", "els => els.map(e => e.dataset.key)")
 
@@ -170,8 +186,7 @@ def test_build_save_preview_publish_and_enter_a_record(server: str, browser) -> 
     page.click("label[for='preview-en']")
     expect(frame.locator("[data-lb-field='amount']")).to_contain_text("Loan amount")
     shot(page, "05-preview-en")
-    page.click("#preview-modal .btn-close")
-    expect(page.locator("#preview-modal")).to_be_hidden()
+    close_modal(page, "#preview-modal")
 
     # 7. dry-run, then publish
     page.click("#dry-run")
@@ -199,8 +214,7 @@ def test_build_save_preview_publish_and_enter_a_record(server: str, browser) -> 
     expect(page.locator("#save-state")).to_contain_text("草稿已保存")
     page.click("#compare")
     expect(page.locator("#diff-list")).to_contain_text("/fields[key=amount]/type")
-    page.click("#history-modal .btn-close")
-    expect(page.locator("#history-modal")).to_be_hidden()
+    close_modal(page, "#history-modal")
     page.click("#dry-run")
     expect(page.locator("#confirm-box")).to_be_visible()
     page.click("#publish-now")
@@ -208,8 +222,7 @@ def test_build_save_preview_publish_and_enter_a_record(server: str, browser) -> 
     page.check("#confirm-publish")
     page.click("#publish-now")
     expect(page.locator("#publish-ok")).to_contain_text("已发布为第 2 版")
-    page.click("#plan-modal .btn-close")
-    expect(page.locator("#plan-modal")).to_be_hidden()
+    close_modal(page, "#plan-modal")
     page.click("#versions")
     expect(page.locator("#versions-table tbody tr")).to_have_count(2)
     # who published, and when in the platform's zone (Asia/Shanghai, as on record pages)
@@ -219,6 +232,7 @@ def test_build_save_preview_publish_and_enter_a_record(server: str, browser) -> 
         at = MetadataStore(session, None).published("forms", "loan_memo", 1).published_at
     shown = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(ZoneInfo("Asia/Shanghai"))
     expect(first).to_contain_text(shown.strftime("%Y/%m/%d %H:%M"))
+    wait_shown(page, "#history-modal")
     page.click("[data-restore='1']")  # the confirm dialog is accepted
     expect(page.locator("#history-modal")).to_be_hidden()
     expect(page.locator("#save-state")).to_contain_text("已将第 1 版恢复为草稿")

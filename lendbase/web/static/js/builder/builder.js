@@ -16,7 +16,8 @@ const $ = (sel) => document.querySelector(sel);
 const Modal = window.bootstrap?.Modal;
 
 const canvas = new Canvas($('#canvas'), state, t);
-renderPalette($('#palette'), state, t, () => canvas.activeTab);
+renderPalette($('#palette'), state, t, () => canvas.activeTab,
+  (evt, original) => canvas.allowPaletteMove(evt, original));
 const panel = new PropertyPanel($('#props'), state, t);
 
 // --- status, undo/redo buttons ----------------------------------------------------------------

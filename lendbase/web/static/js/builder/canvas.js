@@ -29,20 +29,81 @@ export class Canvas {
     // into it. Sortable's drag image lets the pointer through, so what is under it is found by
     // position (by mouse and by touch alike).
     this.springTarget = null;
+    this.pointer = null;
     document.addEventListener('pointermove', (evt) => this.dragOver(evt.clientX, evt.clientY));
     document.addEventListener('touchmove', (evt) => {
       if (evt.touches.length) this.dragOver(evt.touches[0].clientX, evt.touches[0].clientY);
     }, {passive: true});
+    // These run before Sortable's own drop handler (registered later, when a drag starts), so
+    // a palette item let go inside a sub-table's column area is in that area when it lands.
     for (const end of ['pointerup', 'touchend', 'touchcancel']) {
-      document.addEventListener(end, () => this.springTo(null));
+      document.addEventListener(end, (evt) => {
+        this.springTo(null);
+        const at = evt.type === 'pointerup' ? [evt.clientX, evt.clientY] : this.pointer;
+        if (evt.type !== 'touchcancel' && at) this.placeInColumns(at[0], at[1], true);
+        this.pointer = null;
+      });
     }
   }
 
   dragOver(x, y) {
     const dragged = Sortable.dragged;
+    if (dragged) this.pointer = [x, y];
     const over = dragged && !dragged.matches('[data-tab-button]')
       ? document.elementFromPoint(x, y)?.closest('[data-tab-button]') : null;
     this.springTo(over && this.root.contains(over) ? over : null);
+    if (dragged) this.placeInColumns(x, y);
+  }
+
+  // --- new columns dropped into a sub-table -----------------------------------------------------
+  //
+  // A sub-table's card sits in its section's list of fields, and its column area (the dashed
+  // strip of column chips) inside the card. Left to itself, Sortable lets the section's list
+  // take a palette item whenever the column list passes on the pointer: over the strip's empty
+  // parts (its padding, the gaps between chips, beside a chip in an earlier row), so the item
+  // landed in the section, above or below the table. Here the whole strip belongs to the
+  // columns: the section's list may not take the item there (allowPaletteMove), and where
+  // Sortable places nothing, the placeholder goes where a column dropped there goes (columnSlot).
+
+  /** The column area at (x, y) that takes the palette item being dragged (not a sub-table). */
+  columnAreaAt(x, y) {
+    const type = Sortable.dragged?.dataset.newType;
+    if (!type || type === 'subtable') return null;
+    for (const area of this.root.querySelectorAll('.bc-subfields')) {
+      if (inside(area, x, y)) return area;
+    }
+    return null;
+  }
+
+  /** The palette's onMove: inside a column area, no other list takes the item. */
+  allowPaletteMove(evt, original) {
+    if (!original || original.clientX === undefined) return true;
+    const area = this.columnAreaAt(original.clientX, original.clientY);
+    return !area || evt.to === area;
+  }
+
+  /**
+   * Put the dragged palette item (Sortable's placeholder) into the column area at (x, y), where
+   * a column dropped there goes. On a chip Sortable decides (before or after it) while the drag
+   * goes on; at the drop (``dropping``) an item still outside the area is brought in.
+   */
+  placeInColumns(x, y, dropping = false) {
+    const area = this.columnAreaAt(x, y);
+    const dragged = Sortable.dragged;
+    if (!area || !dragged) return;
+    const chips = [...area.children].filter((c) => c.matches('.bc-subfield'));
+    const here = dragged.parentNode === area;
+    if (here && (dropping || inside(dragged, x, y) || chips.some((c) => inside(c, x, y)))) return;
+    if (!here && !dropping && chips.some((c) => inside(c, x, y))) return;
+    const before = columnSlot(chips, x, y);
+    if (here && nextChip(dragged) === before) return;
+    const palette = Sortable.active;
+    const fromPalette = palette && dragged.parentNode === palette.el;
+    if (fromPalette && Sortable.get(area)?.lastPutMode !== 'clone') return;
+    area.insertBefore(dragged, before);
+    dragged.classList.add('bc-ghost');
+    // the palette keeps its item: Sortable shows its copy there once the item has left
+    if (fromPalette) palette._showClone(Sortable.get(area));
   }
 
   /** Open ``button``'s tab once the drag has rested on it a moment (passing over does not). */
@@ -370,4 +431,34 @@ export class Canvas {
     }
     if (target) target.focus({preventScroll: false});
   }
+}
+
+const inside = (node, x, y) => {
+  const r = node.getBoundingClientRect();
+  return x >= r.left && x <= r.right && y >= r.top && y <= r.bottom;
+};
+
+/** The column chip after ``node`` in its area (null: it is the last). */
+function nextChip(node) {
+  let next = node.nextElementSibling;
+  while (next && !next.matches('.bc-subfield')) next = next.nextElementSibling;
+  return next;
+}
+
+/**
+ * Where a column dropped at (x, y) in a column area goes, as the chip it goes before (null: at
+ * the end). Below the chips: at the end. Otherwise in the row of chips nearest to y, before the
+ * first chip whose middle is right of x, else after that row's last chip: right of the last
+ * chip is the end.
+ */
+function columnSlot(chips, x, y) {
+  if (!chips.length) return null;
+  const rects = chips.map((c) => c.getBoundingClientRect());
+  if (y > Math.max(...rects.map((r) => r.bottom))) return null;
+  const distance = (r) => (y < r.top ? r.top - y : y > r.bottom ? y - r.bottom : 0);
+  const nearest = rects.reduce((best, r) => (distance(r) < distance(best) ? r : best));
+  const row = rects.map((r, i) => [r, i]).filter(([r]) => Math.abs(r.top - nearest.top) < r.height / 2);
+  const hit = row.find(([r]) => x < r.left + r.width / 2);
+  if (hit) return chips[hit[1]];
+  return chips[row[row.length - 1][1] + 1] || null;
 }

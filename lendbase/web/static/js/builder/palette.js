@@ -6,8 +6,12 @@ import Sortable from 'sortablejs';
 
 import {el, icon, TYPE_ICONS} from './dom.js';
 
-/** ``shownTab()``: the index of the tab the canvas shows, where a new field goes by default. */
-export function renderPalette(root, state, strings, shownTab = () => null) {
+/**
+ * ``shownTab()``: the index of the tab the canvas shows, where a new field goes by default;
+ * ``allowMove(evt, originalEvent)``: Sortable's onMove for an item dragged onto the canvas (false:
+ * that list may not take it there).
+ */
+export function renderPalette(root, state, strings, shownTab = () => null, allowMove = () => true) {
   const list = el('div', {class: 'bc-palette', id: 'palette-list', role: 'list'});
   for (const type of state.boot.field_types) {
     list.append(el('div', {class: 'bc-palette-item', 'data-new-type': type, tabindex: 0,
@@ -18,6 +22,9 @@ export function renderPalette(root, state, strings, shownTab = () => null) {
   Sortable.create(list, {
     group: {name: 'palette', pull: 'clone', put: false}, sort: false, animation: 120, forceFallback: true,
     draggable: '.bc-palette-item',
+    onMove: (evt, originalEvent) => (allowMove(evt, originalEvent) === false ? false : undefined),
+    // an item let go outside the canvas comes back: without the placeholder's look
+    onEnd: () => list.querySelectorAll('.bc-ghost').forEach((item) => item.classList.remove('bc-ghost')),
   });
   list.addEventListener('keydown', (evt) => {
     const item = evt.target.closest('.bc-palette-item');

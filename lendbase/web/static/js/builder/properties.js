@@ -17,6 +17,13 @@ const NO_DEFAULT = new Set(['subtable', 'file', 'auto_number', 'computed', 'mult
 const MASKS = ['id_number', 'phone', 'bank_account', 'uscc', 'email', 'name', 'text'];
 /** Fields a visible_when cannot test. */
 const NOT_IN_CONDITIONS = new Set(['subtable', 'file', 'computed']);
+const OTHER = {zh: 'en', en: 'zh'};
+/** Under a label whose one language is a copy of the other, by UI language and copied language. */
+const COPY_HINTS = {
+  en: {en: 'English label copied from Chinese — type an English label',
+    zh: 'Chinese label copied from English — type a Chinese label'},
+  zh: {en: '英文名称沿用了中文，可在 EN 框中改为英文', zh: '中文名称沿用了英文，可在“中”框中改为中文'},
+};
 
 /** Which extra properties each type offers, in panel order. */
 const TYPE_PROPS = {
@@ -110,30 +117,72 @@ export class PropertyPanel {
     return select;
   }
 
-  i18nPair(prop, label, value, onChange, required = true) {
-    const current = value || {};
+  /**
+   * A text in both languages: a 中 box and an EN box. For a label, a hint under the pair says
+   * when one language is only a copy of the other. For a field's label (``follow``) the other
+   * box takes the text as it is typed while state.labelFollows says so (see state.js): the
+   * boxes show what is saved, and their values are what is committed.
+   */
+  i18nPair(prop, label, value, onChange, required = true, follow = false) {
+    const st = this.state;
+    const boxes = {};
+    const hintId = `prop-${prop}-copy-hint`;
+    const hint = el('div', {class: 'form-text bc-copy-hint', id: hintId, hidden: true});
+    const showHint = () => {
+      if (prop !== 'label') return;
+      const copied = st.copiedLanguage({zh: boxes.zh.value, en: boxes.en.value},
+        follow ? st.typedLangs() : new Set());
+      hint.hidden = !copied;
+      hint.replaceChildren(...(copied ? [icon('info-circle'), ' ', this.copyHint(copied)] : []));
+      for (const lang of ['zh', 'en']) {
+        boxes[lang].classList.toggle('bc-label-copy', lang === copied);
+        if (lang === copied) boxes[lang].setAttribute('aria-describedby', hintId);
+        else boxes[lang].removeAttribute('aria-describedby');
+      }
+    };
     const make = (lang) => {
+      const other = OTHER[lang];
       const input = el('input', {class: 'form-control form-control-sm', id: `prop-${prop}-${lang}`,
-        'data-prop': `${prop}.${lang}`, value: current[lang] || '', lang: lang === 'zh' ? 'zh-CN' : 'en',
+        'data-prop': `${prop}.${lang}`, value: (value || {})[lang] || '', lang: lang === 'zh' ? 'zh-CN' : 'en',
         'aria-label': `${label} (${lang})`, placeholder: lang === 'zh' ? '中文' : 'English'});
-      // typing marks the label as the admin's, even if it ends up equal to a default
-      if (prop === 'label') input.addEventListener('input', () => this.state.markLabelTyped(lang));
+      input.addEventListener('input', () => {
+        if (follow) {
+          // the other box shows the copy as it is made (its saved text again when this one is
+          // emptied); typing marks this label as the admin's, even if it equals a default
+          const saved = st.selectedField()?.label || {};
+          if (st.labelFollows(other)) boxes[other].value = input.value.trim() || saved[other] || '';
+          st.markLabelTyped(lang);
+        }
+        showHint();
+      });
       input.addEventListener('change', () => {
-        const next = {...(value || {}), [lang]: input.value.trim()};
+        const next = follow ? {zh: boxes.zh.value.trim(), en: boxes.en.value.trim()}
+          : {...(value || {}), [lang]: input.value.trim()};
         value = next;
         if (!required && !next.zh && !next.en) onChange(undefined);
-        else if (!required) onChange({zh: next.zh || next.en, en: next.en || next.zh});  // one language serves both
-        else onChange({zh: next.zh || '', en: next.en || ''});
+        else if (!required) {
+          const both = {zh: next.zh || next.en, en: next.en || next.zh};  // one language serves both
+          for (const l of ['zh', 'en']) boxes[l].value = both[l];  // shown as it is saved
+          showHint();
+          onChange(both);
+        } else onChange({zh: next.zh || '', en: next.en || ''});
       });
+      boxes[lang] = input;
       return input;
     };
     const invalid = this.shownErrors.some((e) => e.prop === prop);
     const box = el('div', {class: 'mb-2 bc-prop', 'data-prop-group': prop},
       el('div', {class: 'form-label small mb-1'}, label),
       el('div', {class: 'input-group input-group-sm'}, el('span', {class: 'input-group-text'}, '中'),
-        make('zh'), el('span', {class: 'input-group-text'}, 'EN'), make('en')), this.feedback(prop));
+        make('zh'), el('span', {class: 'input-group-text'}, 'EN'), make('en')), hint, this.feedback(prop));
     if (invalid) box.querySelectorAll('input').forEach((i) => i.classList.add('is-invalid'));
+    showHint();
     return box;
+  }
+
+  /** "English label copied from Chinese ..." (``copied``: the language that is a copy). */
+  copyHint(copied) {
+    return this.t[`label_copied_${copied}`] || (COPY_HINTS[this.state.boot.lang] || COPY_HINTS.en)[copied];
   }
 
   jsonInput(prop, label, value, onChange, note) {
@@ -233,9 +282,9 @@ export class PropertyPanel {
       const key = st.selectedField()?.key;
       st.setFieldProp('label', v);
       const now = st.selectedField();
-      // a new field's key followed its label, or the other language took this one's text
+      // a new field's key followed its English label: show the new key
       if (now?.key !== key || JSON.stringify(now?.label) !== JSON.stringify(v)) this.render();
-    }));
+    }, true, true));
     parts.push(this.group('key', t.key, this.textInput('key', f.key, (v, input) => {
       if (!isKey(v)) {
         input.classList.add('is-invalid');

@@ -4,10 +4,20 @@
 
 const UNDO_LIMIT = 100;
 const KEY_RE = /^[a-z][a-z0-9_]{0,39}$/;
-/** Labels the builder gives new things (besides each type's name): see newField. */
-const DEFAULT_LABELS = new Set(['名称', 'Name']);
+/** The label a sub-table's starting column gets (besides each type's name): see newField. */
+const COLUMN_LABEL = {zh: '名称', en: 'Name'};
+const OTHER = {zh: 'en', en: 'zh'};
 
 const clone = (value) => JSON.parse(JSON.stringify(value));
+
+/**
+ * JSON with every object's keys sorted: two documents that differ only in key order (the server
+ * answers a save with its keys sorted) compare equal.
+ */
+export function canonicalJson(value) {
+  return JSON.stringify(value, (_key, v) => (v && typeof v === 'object' && !Array.isArray(v)
+    ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]])) : v));
+}
 
 export class BuilderState {
   constructor(boot) {
@@ -15,8 +25,11 @@ export class BuilderState {
     this.key = boot.key;
     this.doc = normalize(clone(boot.doc));
     this.lockVersion = boot.lock_version;
-    this.savedJson = JSON.stringify(boot.doc);
+    this.savedJson = canonicalJson(boot.doc);
     this.selection = {type: 'form'};
+    // Per field (its key; a column: "parent.key"), the label languages the admin typed in this
+    // session: kept by key, not by object, because undo and redo rebuild the document.
+    this.typedLabels = new Map();
     this.errors = [];  // [{pointer, message, fieldKey, subKey, section, prop}]
     this.undoStack = [];
     this.redoStack = [];
@@ -28,7 +41,8 @@ export class BuilderState {
 
   notify(source = '') { for (const l of this.listeners) l(this, source); }
 
-  get dirty() { return JSON.stringify(this.doc) !== this.savedJson; }
+  /** The document differs from the last saved draft (in content: key order does not count). */
+  get dirty() { return canonicalJson(this.doc) !== this.savedJson; }
 
   snapshot() { return JSON.stringify({doc: this.doc, selection: this.selection}); }
 
@@ -61,10 +75,11 @@ export class BuilderState {
   reset(doc, lockVersion) {
     this.doc = normalize(clone(doc));
     this.lockVersion = lockVersion;
-    this.savedJson = JSON.stringify(doc);
+    this.savedJson = canonicalJson(doc);
     this.undoStack = [];
     this.redoStack = [];
     this.errors = [];
+    this.typedLabels = new Map();
     if (this.selection.type === 'field' && !this.field(this.selection.key)) {
       this.selection = {type: 'form'};
     }
@@ -73,7 +88,7 @@ export class BuilderState {
 
   markSaved(doc, lockVersion) {
     this.lockVersion = lockVersion;
-    this.savedJson = JSON.stringify(doc);
+    this.savedJson = canonicalJson(doc);
     this.errors = [];
     this.notify('saved');
   }
@@ -134,6 +149,7 @@ export class BuilderState {
     return this.commit((doc) => {
       const taken = new Set(doc.fields.map((f) => f.key));
       const f = newField(type, this.uniqueKey(type, taken), this.boot);
+      this.forgetTyped(f.key, true);  // a key used before (deleted, undone) starts afresh
       doc.fields.push(f);
       const fields = this.tabs()[tab].sections[section].fields;
       fields.splice(index ?? fields.length, 0, f.key);
@@ -148,6 +164,7 @@ export class BuilderState {
       parent.fields = parent.fields || [];
       const taken = new Set(parent.fields.map((c) => c.key));
       const f = newField(type, this.uniqueKey(type, taken), this.boot);
+      this.forgetTyped(`${parentKey}.${f.key}`);
       parent.fields.splice(index ?? parent.fields.length, 0, f);
       this.selection = {type: 'field', key: parentKey, sub: f.key};
     });
@@ -337,12 +354,77 @@ export class BuilderState {
       }
       const before = f[prop];
       if (value === undefined || value === '' || value === null) delete f[prop];
-      else f[prop] = value;
-      if (prop === 'label') {
-        this.otherLanguageFollows(f, before);
-        this.keyFromLabel(doc, f, before?.en);
-      }
+      else f[prop] = clone(value);
+      if (prop === 'label') this.keyFromLabel(doc, f, before?.en);
     }, source);
+  }
+
+  // --- labels in two languages ------------------------------------------------------------------
+  //
+  // A new field gets placeholder labels: its type's name ("Long text" / "多行文本"; a sub-table's
+  // starting column "Name" / "名称"). An admin who names it in one language only would publish
+  // the placeholder in the other, so one rule, the same for both languages:
+  //
+  //   while a never-published field's label in one language is still a placeholder (or a copy
+  //   of the other language) and the admin has not typed in that box, it takes the text typed
+  //   in the other box.
+  //
+  // The UI language gets no exception: "Name" on a column whose Chinese label became 证件号码 is
+  // as much a leftover as "Sub-table", and a "Name" the admin does mean is kept by typing it
+  // once (typing in a box, even the same text, makes that label theirs: never overwritten).
+  // The property panel copies as the admin types and says which language is a copy, so what
+  // is on screen is what is saved. Published labels never follow: someone chose them.
+
+  /** The selected field's place in ``typedLabels``: its key, or "parent.key" for a column. */
+  labelPath() {
+    const s = this.selection;
+    return s.sub ? `${s.key}.${s.sub}` : s.key;
+  }
+
+  /** The languages of the selected field's label the admin typed in this session. */
+  typedLangs() { return this.typedLabels.get(this.labelPath()) || new Set(); }
+
+  /** The selected field's label in ``lang`` was typed by the admin (never overwritten). */
+  markLabelTyped(lang) {
+    if (!this.selectedField()) return;
+    const path = this.labelPath();
+    if (!this.typedLabels.has(path)) this.typedLabels.set(path, new Set());
+    this.typedLabels.get(path).add(lang);
+  }
+
+  /** A new field under ``path`` (and, for ``withColumns``, its columns) forgets typed labels. */
+  forgetTyped(path, withColumns = false) {
+    for (const known of [...this.typedLabels.keys()]) {
+      if (known === path || (withColumns && known.startsWith(`${path}.`))) this.typedLabels.delete(known);
+    }
+  }
+
+  /** The selected field (column) is in the published form: its labels are someone's choice. */
+  selectedPublished() {
+    const s = this.selection;
+    return (this.boot.published_keys || []).includes(s.sub ? `${s.key}.${s.sub}` : s.key);
+  }
+
+  /** Whether the selected field's label in ``lang`` takes the text typed in the other box. */
+  labelFollows(lang) {
+    const f = this.selectedField();
+    if (!f || this.typedLangs().has(lang) || this.selectedPublished()) return false;
+    const text = f.label?.[lang] || '';
+    const placeholders = [COLUMN_LABEL, ...Object.values(this.boot.type_labels || {})];
+    return !text || text === f.label?.[OTHER[lang]] || placeholders.some((p) => p[lang] === text);
+  }
+
+  /**
+   * Which language of ``label`` ({zh, en}) is a copy of the other, or null: both hold the same
+   * text and the admin typed only the other one, or (typed in neither: a label from the saved
+   * draft) it is the English one when the text is Chinese, the Chinese one otherwise.
+   */
+  copiedLanguage(label, typed = new Set()) {
+    const zh = (label?.zh || '').trim();
+    if (!zh || zh !== (label?.en || '').trim()) return null;
+    if (typed.has('zh') !== typed.has('en')) return typed.has('zh') ? 'en' : 'zh';
+    if (typed.size) return null;  // both typed: the same text on purpose
+    return /[\u3400-\u9fff\uf900-\ufaff]/.test(zh) ? 'en' : 'zh';
   }
 
   /**
@@ -350,43 +432,16 @@ export class BuilderState {
    * published takes its key from its English label ("Loan amount" -> loan_amount), so a
    * newcomer need not invent keys. Published keys never change this way: data lives under them.
    */
-  /**
-   * An admin who names a new field in one language only would otherwise publish the default
-   * text ("Sub-table", "名称") in the other: while the other language still holds such a
-   * default, it takes the new text (as an optional text does) until it is typed itself.
-   */
-  /** The selected field's label in ``lang`` was typed by the admin (never overwritten). */
-  markLabelTyped(lang) {
-    const f = this.selectedField();
-    if (!f) return;
-    this.typedLabels = this.typedLabels || new WeakMap();
-    if (!this.typedLabels.has(f)) this.typedLabels.set(f, new Set());
-    this.typedLabels.get(f).add(lang);
-  }
-
-  otherLanguageFollows(f, before) {
-    if (!before || !f.label) return;
-    const defaults = this.boot.type_labels[f.type] || {};
-    this.typedLabels = this.typedLabels || new WeakMap();
-    const typed = this.typedLabels.get(f) || new Set();
-    this.typedLabels.set(f, typed);
-    for (const [mine, other] of [['zh', 'en'], ['en', 'zh']]) {
-      if (f.label[mine] === before[mine] || !f.label[mine]) continue;
-      typed.add(mine);
-      // a text the admin typed is theirs even when it happens to equal a default ("身份证号")
-      if (typed.has(other)) continue;
-      const stale = before[other] === defaults[other] || DEFAULT_LABELS.has(before[other]);
-      if (stale && f.label[other] === before[other]) f.label[other] = f.label[mine];
-    }
-  }
-
   keyFromLabel(doc, f, previousEn) {
     const s = this.selection;
     const en = f.label?.en;
     if (!en || en === previousEn) return;
-    // the key still follows: the drop-time key, or the one an earlier English label gave
+    // the key still follows: the drop-time key, or the one an earlier English label gave (an
+    // English label with no key in it, such as a copy of the Chinese one, left a new column's
+    // key "name" as it was)
     const follows = (stem) => stem && new RegExp(`^${stem}(_\\d+)?$`).test(f.key);
-    if (!follows(f.type) && !follows(keyStem(previousEn || ''))) return;
+    const earlier = keyStem(previousEn || '') || keyStem(COLUMN_LABEL.en);
+    if (!follows(f.type) && !follows(earlier)) return;
     if (!s.sub && (this.boot.published_keys || []).includes(f.key)) return;
     if (s.sub && (this.boot.published_keys || []).includes(`${s.key}.${f.key}`)) return;
     const stem = keyStem(en);
@@ -496,6 +551,14 @@ function renameField(doc, state, f, newKey) {
   if (!newKey || newKey === oldKey) return;
   f.key = newKey;
   const s = state.selection;
+  // the typed-label memory goes along (and stays under the old key too, for an undo)
+  const prefix = s.sub ? `${s.key}.` : '';
+  for (const [path, typed] of [...state.typedLabels]) {
+    if (path === prefix + oldKey) state.typedLabels.set(prefix + newKey, new Set(typed));
+    else if (!s.sub && path.startsWith(`${oldKey}.`)) {
+      state.typedLabels.set(newKey + path.slice(oldKey.length), new Set(typed));
+    }
+  }
   if (s.sub) {
     state.selection = {...s, sub: newKey};
     for (const c of state.field(s.key)?.fields || []) renameInCondition(c.visible_when, oldKey, newKey);
