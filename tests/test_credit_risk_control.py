@@ -244,13 +244,19 @@ def test_a_reversed_repayment_makes_the_loan_overdue_and_the_worker_alerts_and_t
         "status": "posted"})
     lender.settle()
     assert lender.get("installment", last)["status"] == "paid"
-    assert lender.get("loan", loan)["status"] == "active"
+    paid = lender.get("loan", loan)
+    assert (paid["status"], paid["outstanding_principal"], paid["last_repaid_on"]) == (
+        "active", 0, date(2026, 3, 15))
+    assert lender.get("customer", here)["balance"] == 0
     assert lender.count(db.alert, db.alert.c.form_key == "loan") == 0
 
     lender.update("repayment", repayment, {"status": "reversed"})  # the debit bounced
     lender.settle()
     after = lender.get("loan", loan)
     assert (after["status"], after["dpd"], after["bucket"]) == ("overdue", 2, "m1")
+    # the principal is owed again, and no posted repayment is left on the loan
+    assert (after["outstanding_principal"], after["last_repaid_on"]) == (1000, None)
+    assert lender.get("customer", here)["balance"] == 1000
     (alert,) = lender.rows(db.alert, db.alert.c.form_key == "loan")
     assert (alert.record_id, alert.title) == (loan, "本月新增逾期")
     (task,) = lender.rows(db.task, db.task.c.form_key == "loan")

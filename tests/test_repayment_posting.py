@@ -228,9 +228,10 @@ def test_post_reverse_repost_correct_move_and_delete(book: Book) -> None:
     assert (row["dpd"], row["bucket"], row["status"], row["overdue_amount"]) == \
         (10, "m1", "overdue", D("1100.00"))
     new = book.events("loan", loan)[loan_events:]
-    assert [e["type"] for e in new] == ["record.updated"]
+    assert [e["type"] for e in new] == ["record.updated", "record.updated"]
     assert new[0]["after"] == {"dpd": 10, "bucket": "m1", "status": "overdue",
                                "overdue_amount": "1100.00"}
+    assert "outstanding_principal" in new[1]["changed"]  # owed again
     assert book.paid(first)[2] == "paid" and book.paid(third)[2] == "pending"
 
     # posted again: paid in full on its paid_at date, the loan current again

@@ -53,10 +53,11 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
 from apps.credit_template.delinquency import (
+    OPEN_STATUSES,
     BucketRangesInvalid,
     DelinquencyReport,
     business_date_of,
@@ -309,6 +310,69 @@ def _record(session: Session, before: Mapping[str, Any], after: Mapping[str, Any
                                actor_id=None, at=now))
 
 
+def _save(session: Session, table: Table, form_key: str, row: Mapping[str, Any],
+          values: Mapping[str, Any], now: datetime) -> None:
+    """Write ``values`` that differ from ``row`` (id, version and those keys) by the system:
+    a version-guarded UPDATE, an audit row and a ``record.updated`` event."""
+    changes = changed_fields({k: row[k] for k in values}, dict(values))
+    if not changes:
+        return
+    changed = {k: values[k] for k in changes}
+    result = session.execute(
+        update(table).where(table.c.id == row["id"], table.c.version == row["version"])
+        .values(version=table.c.version + 1, updated_at=now, updated_by=None, **changed))
+    if getattr(result, "rowcount", 0) != 1:
+        raise Conflict(f"{form_key} {row['id']} changed while a repayment was posted; the job "
+                       "is retried")
+    write_audit(session, form_key=form_key, record_id=row["id"], action="update",
+                record_version=row["version"] + 1, actor_id=None, at=now, changes=changes)
+    emit(session, record_event(EventType.RECORD_UPDATED, form_key, row["id"], changes,
+                               actor_id=None, at=now))
+
+
+def _update_balances(session: Session, schema: CompiledSchema, loans: Sequence[int],
+                     now: datetime) -> None:
+    """The loans' outstanding principal (principal still due by their schedule) and last
+    repayment date (of their posted repayments), then their customers' balance (outstanding
+    principal of open loans): what a reversed repayment raises again. One query per kind,
+    then a guarded UPDATE per record that changes (the loans of one event: a handful)."""
+    if not loans:
+        return
+    inst, loan, rep = schema[INSTALLMENT].table, schema["loan"].table, schema[FORM].table
+    owed = dict(session.execute(
+        select(inst.c.loan, func.sum(func.coalesce(inst.c.principal_due, 0)
+                                     - func.coalesce(inst.c.principal_paid, 0)))
+        .where(inst.c.loan.in_(list(loans))).group_by(inst.c.loan)).all())
+    last_paid = dict(session.execute(
+        select(rep.c.loan, func.max(rep.c.paid_at))
+        .where(rep.c.loan.in_(list(loans)), rep.c.status == POSTED).group_by(rep.c.loan)).all())
+    rows = session.execute(select(loan.c.id, loan.c.version, loan.c.customer,
+                                  loan.c.outstanding_principal, loan.c.last_repaid_on)
+                           .where(loan.c.id.in_(list(loans))).order_by(loan.c.id)).mappings()
+    customers = set()
+    for row in rows:
+        values: dict[str, Any] = {}
+        if row["id"] in owed:
+            values["outstanding_principal"] = _money(owed[row["id"]], "outstanding principal")
+        paid_at = _moment(last_paid.get(row["id"]))
+        values["last_repaid_on"] = business_date_of(paid_at) if paid_at else None
+        _save(session, loan, "loan", row, values, now)
+        if row["customer"] is not None:
+            customers.add(row["customer"])
+    if not customers:
+        return
+    cust = schema["customer"].table
+    balance = dict(session.execute(
+        select(loan.c.customer, func.sum(func.coalesce(loan.c.outstanding_principal, 0)))
+        .where(loan.c.customer.in_(sorted(customers)), loan.c.status.in_(OPEN_STATUSES))
+        .group_by(loan.c.customer)).all())
+    for row in session.execute(select(cust.c.id, cust.c.version, cust.c.balance)
+                               .where(cust.c.id.in_(sorted(customers)))
+                               .order_by(cust.c.id)).mappings():
+        _save(session, cust, "customer", row,
+              {"balance": _money(balance.get(row["id"], 0), "balance")}, now)
+
+
 def post_repayment_event(session: Session, event: Event, *, schema: CompiledSchema,
                          now: datetime) -> PostingReport:
     """Post what ``event`` (a repayment created, updated or deleted) changes for its
@@ -354,6 +418,7 @@ def post_repayment_event(session: Session, event: Event, *, schema: CompiledSche
     final = _snapshot(session, inst, posted, lock=False)
     for inst_id in posted:
         _record(session, rows[inst_id], final[inst_id], now)
+    _update_balances(session, schema, loans, now)
     result = PostingReport(event.record_id, tuple(posted), tuple(loans), report)
     log.info("%s", result)
     return result
