@@ -8,6 +8,7 @@ import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -377,6 +378,28 @@ def _run_demo(seed: int, customers: int) -> None:
         # scheduled scans and recomputes pick the data up set-based instead.
         settled = settle_as_history(session, before, datetime.now(UTC))
     click.echo(f"demo data: {summary}; {settled} creation events recorded as history")
+    with state.sessions.begin() as session:
+        tagged = _apply_tag_rules(session)
+    if tagged:
+        click.echo(f"tags of the portfolio set by {len(tagged)} rule(s): {', '.join(tagged)}")
+
+
+def _apply_tag_rules(session: Any) -> list[str]:
+    """Run once, set-based, every enabled rule whose actions only add or remove tags: tags
+    are derived from the data, so the portfolio gets the ratings and behaviour tags its rules
+    would have set had they seen it being entered (rules that create tasks, alerts or messages
+    are not replayed)."""
+    from lendbase.rules import run_rule
+    from lendbase.rules.registry import runtime_for
+
+    done = []
+    for key, published in sorted(runtime_for(session).rules.rules(session).items()):
+        rule = published.rule
+        if rule.enabled and rule.actions and all(
+                a.type.value in ("add_tag", "remove_tag") for a in rule.actions):
+            run_rule(session, key, trigger="manual")
+            done.append(key)
+    return done
 
 
 @click.command("demo")
